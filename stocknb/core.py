@@ -6,12 +6,12 @@
 __all__ = ['LOGGER_NAME', 'StocknbError', 'DataError', 'LeakageError', 'GateError', 'ArtifactError', 'project_root', 'models_dir',
            'cache_dir', 'set_seed', 'get_logger', 'setup_logging']
 
-# %% ../nbs/00_core.ipynb #7aca8b5d
+# %% ../nbs/00_core.ipynb #d370f188
 import logging, os, random, sys
 from pathlib import Path
 import numpy as np
 
-# %% ../nbs/00_core.ipynb #263c0583
+# %% ../nbs/00_core.ipynb #3b9411cb
 class StocknbError(Exception):
     "Base class of every error stocknb raises on purpose."
 
@@ -27,7 +27,7 @@ class GateError(StocknbError, RuntimeError):
 class ArtifactError(StocknbError, OSError):
     "A saved model is missing, corrupted, tampered with, incompatible, or in a refused format (pickle)."
 
-# %% ../nbs/00_core.ipynb #c15531fe
+# %% ../nbs/00_core.ipynb #3e68947d
 def project_root() -> Path|None:
     "The source checkout this package was imported from (the folder holding `settings.ini`), or `None` when installed."
     import stocknb  # the package itself, so this also works when run inside the notebook
@@ -36,33 +36,35 @@ def project_root() -> Path|None:
     if ini.exists() and 'lib_name = stocknb' in ini.read_text(encoding='utf-8'): return root
     return None
 
-# %% ../nbs/00_core.ipynb #cf5fe244
+# %% ../nbs/00_core.ipynb #62988065
+def _resolve_dir(path, env:str, default, create:bool) -> Path:
+    "`path`, else `$env`, else `default()`; expanded, created on request."
+    if path is None: path = os.environ.get(env) or None
+    p = Path(path if path is not None else default()).expanduser()
+    if create: p.mkdir(parents=True, exist_ok=True)
+    return p
+
+def _default_models_dir() -> Path:
+    root = project_root()
+    return root/'saved_models' if root is not None else Path.cwd()/'saved_models'
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'stocknb'
+
+# %% ../nbs/00_core.ipynb #81acb0c1
 def models_dir(path:str|Path|None=None, # explicit root; wins over everything else
                create:bool=False, # create the folder when missing
               ) -> Path:
     "Root folder of saved model artifacts: `path`, else `$STOCKNB_MODELS_DIR`, else the checkout's `saved_models/`, else `./saved_models`."
-    if path is None: path = os.environ.get('STOCKNB_MODELS_DIR') or None
-    if path is None:
-        root = project_root()
-        path = root/'saved_models' if root is not None else Path.cwd()/'saved_models'
-    p = Path(path).expanduser()
-    if create: p.mkdir(parents=True, exist_ok=True)
-    return p
+    return _resolve_dir(path, 'STOCKNB_MODELS_DIR', _default_models_dir, create)
 
-# %% ../nbs/00_core.ipynb #7e4b419d
 def cache_dir(path:str|Path|None=None, # explicit folder; wins over everything else
               create:bool=False, # create the folder when missing
              ) -> Path:
     "Cache folder for downloaded data: `path`, else `$STOCKNB_CACHE_DIR`, else `$XDG_CACHE_HOME/stocknb`, else `~/.cache/stocknb`."
-    if path is None: path = os.environ.get('STOCKNB_CACHE_DIR') or None
-    if path is None:
-        base = os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache'
-        path = Path(base)/'stocknb'
-    p = Path(path).expanduser()
-    if create: p.mkdir(parents=True, exist_ok=True)
-    return p
+    return _resolve_dir(path, 'STOCKNB_CACHE_DIR', _default_cache_dir, create)
 
-# %% ../nbs/00_core.ipynb #23d4a649
+# %% ../nbs/00_core.ipynb #31a4862e
 def set_seed(seed:int=42, # the seed for every generator
              deep:bool|None=None, # also seed Keras/TensorFlow: True, False, or None = only if keras is already imported
             ) -> int:
@@ -79,7 +81,7 @@ def set_seed(seed:int=42, # the seed for every generator
         keras.utils.set_random_seed(seed)
     return seed
 
-# %% ../nbs/00_core.ipynb #d7c375d2
+# %% ../nbs/00_core.ipynb #4346d704
 LOGGER_NAME = 'stocknb'
 
 def get_logger(name:str|None=None) -> logging.Logger:
@@ -88,7 +90,7 @@ def get_logger(name:str|None=None) -> logging.Logger:
     name = name.split('.')[-1]
     return logging.getLogger(f'{LOGGER_NAME}.{name}')
 
-# %% ../nbs/00_core.ipynb #ce1baabc
+# %% ../nbs/00_core.ipynb #2c5d4fee
 _FMT = '%(asctime)s %(levelname)-7s %(name)s: %(message)s'
 
 def setup_logging(level:str|int|None=None, # level name or number; default `$STOCKNB_LOG_LEVEL` or INFO
