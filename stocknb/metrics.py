@@ -10,14 +10,14 @@ __all__ = ['EULER_GAMMA', 'positions', 'strategy_returns', 'direction_accuracy',
            'probability_of_backtest_overfitting', 'CollapseCheck', 'detect_variance_collapse', 'SignImbalanceCheck',
            'detect_sign_imbalance']
 
-# %% ../nbs/04_metrics.ipynb #61e2c5d8
+# %% ../nbs/04_metrics.ipynb #4ad1173c
 import itertools, math
 from dataclasses import dataclass, asdict
 import numpy as np
 import pandas as pd
 from .core import DataError
 
-# %% ../nbs/04_metrics.ipynb #164ceb64
+# %% ../nbs/04_metrics.ipynb #1cda5e43
 def _vec(x, name:str) -> np.ndarray:
     "A float64 1-D copy of `x` (Series, list, array of shape (n,) or (n, 1))."
     a = x.to_numpy(dtype='float64') if isinstance(x, (pd.Series, pd.DataFrame)) else np.asarray(x, dtype='float64')
@@ -45,7 +45,7 @@ def _returns(r, name:str='returns') -> np.ndarray:
     if bad.any(): raise DataError(f"{name} has {int(bad.sum())} NaN/inf value(s), first at position {int(np.flatnonzero(bad)[0])}")
     return a
 
-# %% ../nbs/04_metrics.ipynb #f6086815
+# %% ../nbs/04_metrics.ipynb #8ca468ed
 def positions(pred) -> np.ndarray:
     "Position taken from each prediction: `sign(pred)` (+1 long, −1 short, 0 flat); NaN/inf predictions are flat."
     p = _vec(pred, 'pred')
@@ -59,13 +59,13 @@ def strategy_returns(y, # next-day log returns, y[t] = log(close[t+1]/close[t])
     return positions(pv) * np.expm1(yv)
 
 def direction_accuracy(y, pred) -> float:
-    "Share of days with `sign(pred) == sign(y)`; days with `y == 0` are excluded, zero or NaN predictions count as misses."
+    "Share of days with `sign(pred) == sign(y)`; days with `y == 0` and zero predictions (abstentions) are excluded, NaN predictions count as misses."
     yv, pv = _pair(y, pred)
-    keep = yv != 0
+    keep = (yv != 0) & (pv != 0)
     if not keep.any(): return float('nan')
     return float(np.mean(positions(pv)[keep] == np.sign(yv[keep])))
 
-# %% ../nbs/04_metrics.ipynb #0e6dfbee
+# %% ../nbs/04_metrics.ipynb #3a07f0b0
 def _rf_per_period(rf:float, periods:int) -> float:
     return (1.0 + rf) ** (1.0 / periods) - 1.0 if rf else 0.0
 
@@ -113,7 +113,7 @@ def calmar_ratio(returns, periods:int=252) -> float:
     mdd = max_drawdown(returns)
     return float(cagr(returns, periods) / abs(mdd)) if mdd < 0 else float('nan')
 
-# %% ../nbs/04_metrics.ipynb #2e75c72f
+# %% ../nbs/04_metrics.ipynb #ad640dc2
 def _corr(a:np.ndarray, b:np.ndarray) -> float:
     if len(a) < 3 or not (a.std() > 0 and b.std() > 0): return float('nan')
     return float(np.corrcoef(a, b)[0, 1])
@@ -122,12 +122,12 @@ def _rank(a:np.ndarray) -> np.ndarray:
     from scipy.stats import rankdata
     return rankdata(a)
 
-# %% ../nbs/04_metrics.ipynb #f8abd796
+# %% ../nbs/04_metrics.ipynb #280e33c1
 @dataclass(frozen=True)
 class ValidationMetrics:
     "How a block of predictions scores: direction accuracy (with s.e. and p-value), IC, errors, and the sign strategy's risk/return."
     n: int # rows scored
-    n_direction: int # rows with y != 0 (the direction-accuracy denominator)
+    n_direction: int # rows with y != 0 and a call (pred != 0): the direction-accuracy denominator
     hits: int # rows with sign(pred) == sign(y)
     n_nan_pred: int # NaN/inf predictions (flat, misses; left out of IC and errors)
     direction_accuracy: float # hits / n_direction
@@ -144,6 +144,12 @@ class ValidationMetrics:
     pred_std: float # standard deviation of the predictions (ddof = 0)
     frac_positive: float # share of finite predictions > 0
     periods: int = 252 # periods per year used to annualize
+    n_abstain: int = 0 # zero predictions (no call, flat), excluded from the accuracy
+
+    @property
+    def coverage(self) -> float:
+        "Share of rows on which the model made a call (a non-zero prediction, NaN included as a failed call)."
+        return 1 - self.n_abstain / self.n if self.n else float('nan')
 
     @classmethod
     def from_predictions(cls, y, # next-day log returns (finite)
@@ -155,7 +161,8 @@ class ValidationMetrics:
         yv, pv = _pair(y, pred)
         fin = np.isfinite(pv)
         pos = positions(pv)
-        keep = yv != 0
+        abstain = fin & (pv == 0)
+        keep = (yv != 0) & ~abstain
         nd, hits = int(keep.sum()), int((pos[keep] == np.sign(yv[keep])).sum())
         acc = hits / nd if nd else float('nan')
         se = math.sqrt(acc * (1 - acc) / nd) if nd else float('nan')
@@ -174,15 +181,17 @@ class ValidationMetrics:
                    max_drawdown=max_drawdown(strat) if many else nan,
                    annual_return=float(strat.mean() * periods),
                    pred_std=float(pf.std()) if len(pf) else nan,
-                   frac_positive=float(np.mean(pf > 0)) if len(pf) else nan, periods=periods)
+                   frac_positive=float(np.mean(pf > 0)) if len(pf) else nan, periods=periods,
+                   n_abstain=int(abstain.sum()))
 
     def to_dict(self) -> dict: return asdict(self)
     def __str__(self):
         s = (f"n={self.n} acc={self.direction_accuracy:.4f}±{self.direction_se:.4f} (p={self.direction_pvalue:.3g}) "
              f"IC={self.ic:+.4f} Sharpe={self.sharpe:+.2f} maxDD={self.max_drawdown:.1%}")
+        s += f" abstained={self.n_abstain}" if self.n_abstain else ''
         return s + (f" NaN predictions={self.n_nan_pred}" if self.n_nan_pred else '')
 
-# %% ../nbs/04_metrics.ipynb #80d9558b
+# %% ../nbs/04_metrics.ipynb #95676f55
 class WFE(float):
     "A walk-forward efficiency in percent: a float, NaN when undefined, with `.reason` saying why and `.kind` naming the definition."
     def __new__(cls, value:float, reason:str='', kind:str='direction'):
@@ -196,7 +205,7 @@ class WFE(float):
         return f"WFE({float(self):.4g}, kind={self.kind!r})" if self.defined else f"WFE(nan, kind={self.kind!r}, reason={self.reason!r})"
     def __str__(self): return f"{float(self):.1f} %" if self.defined else f"undefined ({self.reason})"
 
-# %% ../nbs/04_metrics.ipynb #6893a45a
+# %% ../nbs/04_metrics.ipynb #3c177922
 def _acc_ok(v, name):
     v = float(v)
     if not (math.isnan(v) or 0.0 <= v <= 1.0): raise DataError(f"{name} must be an accuracy in [0, 1] (or NaN); got {v!r}")
@@ -223,7 +232,7 @@ def pardo_wfe(in_sample_returns, # daily strategy returns in sample (here: the v
     if ann_is <= 0: return WFE(float('nan'), f'in-sample annualized return is not positive ({ann_is:+.2%}): nothing to be efficient about', 'pardo')
     return WFE(ann_oos / ann_is * 100.0, kind='pardo')
 
-# %% ../nbs/04_metrics.ipynb #04b182c0
+# %% ../nbs/04_metrics.ipynb #78b8392a
 def calculate_overfitting_ratio(in_sample_acc:float, # direction accuracy where the model was fitted or selected
                                 out_of_sample_acc:float, # direction accuracy on unseen data
                                ) -> float:
@@ -239,7 +248,7 @@ def calculate_consistency_score(values, # one number per fold, e.g. test directi
     if len(v) == 0: raise DataError("values is empty: no folds to score")
     return float(np.mean(np.nan_to_num(v, nan=-np.inf) > threshold))
 
-# %% ../nbs/04_metrics.ipynb #393cf03d
+# %% ../nbs/04_metrics.ipynb #bf6d9391
 EULER_GAMMA = 0.5772156649015329
 
 def sharpe_moments(returns) -> dict:
@@ -299,7 +308,7 @@ def deflated_sharpe_ratio(returns=None, # simple returns of the selected strateg
     if n_trials is None or sr_variance is None: raise DataError("give n_trials and sr_variance, or trial_sharpes")
     return probabilistic_sharpe_ratio(returns, expected_max_sharpe(n_trials, sr_variance), sr=sr, n_obs=n_obs, skew=skew, kurtosis=kurtosis)
 
-# %% ../nbs/04_metrics.ipynb #e8148f12
+# %% ../nbs/04_metrics.ipynb #376f2b5d
 @dataclass(frozen=True, eq=False)
 class PBOResult:
     "Probability of backtest overfitting and, per in-sample/out-of-sample choice, the selection and how it did."
@@ -320,7 +329,7 @@ class PBOResult:
         return (f"PBOResult(pbo={self.pbo:.3f}, n_splits={self.n_splits}, n_strategies={self.n_strategies}, "
                 f"median logit={np.median(self.logits):+.2f}, P(OOS loss)={self.prob_oos_loss:.3f})")
 
-# %% ../nbs/04_metrics.ipynb #262ebaa9
+# %% ../nbs/04_metrics.ipynb #28aeeba4
 def _sharpe_cols(M:np.ndarray) -> np.ndarray:
     sd = M.std(axis=0, ddof=1)
     with np.errstate(divide='ignore', invalid='ignore'): return np.where(sd > 0, M.mean(axis=0) / sd, np.nan)
@@ -377,7 +386,7 @@ def probability_of_backtest_overfitting(returns, # T × N returns of N strategy 
     lam = np.log(omega / (1 - omega))
     return PBOResult(float(np.mean(lam <= 0)), lam, omega, best, P_is[rows, best], P_oos[rows, best], N)
 
-# %% ../nbs/04_metrics.ipynb #5e773050
+# %% ../nbs/04_metrics.ipynb #cd2b8452
 @dataclass(frozen=True)
 class CollapseCheck:
     "Result of `detect_variance_collapse`: the flag, why, and the numbers behind it."
@@ -430,7 +439,7 @@ def detect_variance_collapse(pred, # predictions (NaN ignored)
         why = f'prediction std{within} {sd:.3g}; threshold {min_std:.3g}'
     return CollapseCheck(bool(flag), ('collapsed: ' if flag else 'ok: ') + why, len(p), nu, sd, ty, ratio, min_std_ratio, min_std)
 
-# %% ../nbs/04_metrics.ipynb #dd03c8da
+# %% ../nbs/04_metrics.ipynb #af6abba1
 @dataclass(frozen=True)
 class SignImbalanceCheck:
     "Result of `detect_sign_imbalance`: the flag, why, and the shares of each predicted sign."

@@ -6,7 +6,7 @@
 __all__ = ['ModelFactory', 'Model', 'check_model', 'MeanModel', 'RidgeModel', 'SklearnModel', 'Fold', 'WalkForwardValidator',
            'FoldResult', 'WalkForwardResult', 'CombinatorialPurgedCV']
 
-# %% ../nbs/05_walk_forward.ipynb #77618778
+# %% ../nbs/05_walk_forward.ipynb #469872cc
 import inspect, itertools, math, time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
@@ -19,7 +19,7 @@ from .metrics import (ValidationMetrics, WFE, CollapseCheck, SignImbalanceCheck,
 from fastcore.basics import patch
 from .splits import _check_int, _fmt_date
 
-# %% ../nbs/05_walk_forward.ipynb #a5d14b9d
+# %% ../nbs/05_walk_forward.ipynb #0e748e74
 @runtime_checkable
 class Model(Protocol):
     "The interface every stocknb model implements: fit on a training block (validation only for early stopping), predict one value per row."
@@ -32,7 +32,7 @@ class Model(Protocol):
 
 ModelFactory = Callable[[], Model]
 
-# %% ../nbs/05_walk_forward.ipynb #f4f1b674
+# %% ../nbs/05_walk_forward.ipynb #c239d811
 def check_model(model) -> Model:
     "Return `model` if it implements `Model` (callable `fit` taking `X_val, y_val`, and `predict`), else raise `DataError`."
     if not isinstance(model, Model):
@@ -46,7 +46,7 @@ def check_model(model) -> Model:
     except ValueError: pass   # no signature available (a builtin): trust it
     return model
 
-# %% ../nbs/05_walk_forward.ipynb #a577052c
+# %% ../nbs/05_walk_forward.ipynb #6d8970d7
 def _values(X, name:str) -> np.ndarray:
     a = X.to_numpy(dtype='float64') if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X, dtype='float64')
     return a[:, None] if a.ndim == 1 else a
@@ -82,7 +82,7 @@ class RidgeModel:
             raise DataError(f"X has columns {list(X.columns)}; the model was fitted on {self.columns_}")
         return ((_values(X, 'X') - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
 
-# %% ../nbs/05_walk_forward.ipynb #3ff56ef7
+# %% ../nbs/05_walk_forward.ipynb #6e8ffaef
 class SklearnModel:
     "Adapter: a scikit-learn regressor as a `Model` (a fresh clone per fit; the validation block is not used)."
     def __init__(self, estimator, # an unfitted scikit-learn regressor, e.g. `Ridge(alpha=1.0)`
@@ -96,7 +96,7 @@ class SklearnModel:
         "The estimator's predictions as a float array of shape (n,)."
         return np.asarray(self.estimator_.predict(X), dtype='float64').reshape(-1)
 
-# %% ../nbs/05_walk_forward.ipynb #5854163e
+# %% ../nbs/05_walk_forward.ipynb #643ec021
 @dataclass(frozen=True, eq=False)
 class Fold:
     "Row positions of one walk-forward fold: training, validation and test targets, with its gap settings."
@@ -118,7 +118,7 @@ class Fold:
         r = lambda b: f"{b[0]}..{b[-1]}" if len(b) else '—'
         return f"Fold({self.k}: train {r(self.train)}, val {r(self.val)}, test {r(self.test)})"
 
-# %% ../nbs/05_walk_forward.ipynb #a02d9109
+# %% ../nbs/05_walk_forward.ipynb #7dfeff00
 _log = get_logger(__name__)
 
 class WalkForwardValidator:
@@ -189,7 +189,7 @@ class WalkForwardValidator:
         "Yield `(train, test)` row arrays per fold (scikit-learn splitter API; validation rows and gaps left out)."
         for f in self.folds(X): yield f.train, f.test
 
-# %% ../nbs/05_walk_forward.ipynb #02881728
+# %% ../nbs/05_walk_forward.ipynb #680381eb
 _COLORS = {'train': '#1f77b4', 'purge': '#444444', 'embargo': '#999999', 'warm-up': '#d9d9d9', 'validation': '#ff7f0e', 'test': '#2ca02c'}
 
 def _edges(X, n):
@@ -234,7 +234,7 @@ def plot_folds(self:WalkForwardValidator, X, # the data (a DatetimeIndex puts da
     ax.figure.tight_layout()
     return ax
 
-# %% ../nbs/05_walk_forward.ipynb #64de2d9d
+# %% ../nbs/05_walk_forward.ipynb #c3bd5a6b
 @dataclass(eq=False)
 class FoldResult:
     "How one fold went: its rows, metrics per block, WFE, fit time."
@@ -246,7 +246,7 @@ class FoldResult:
     pardo_wfe: WFE # Pardo WFE from val and test strategy returns
     fit_seconds: float # time spent in fit
 
-# %% ../nbs/05_walk_forward.ipynb #34acbc44
+# %% ../nbs/05_walk_forward.ipynb #0e40f860
 def _rng(index, rows) -> str:
     if len(rows) == 0: return '—'
     if isinstance(index, pd.DatetimeIndex): return f"{_fmt_date(index[rows[0]])}…{_fmt_date(index[rows[-1]])}"
@@ -324,7 +324,7 @@ class WalkForwardResult:
         o = self.oof_metrics
         return f"WalkForwardResult({len(self.folds)} folds, OOF n={o.n}, accuracy {o.direction_accuracy:.4f} (p={o.direction_pvalue:.3g}), WFE {self.wfe})"
 
-# %% ../nbs/05_walk_forward.ipynb #526e171a
+# %% ../nbs/05_walk_forward.ipynb #ebb3b2c2
 def _take(a, rows):
     return a.iloc[rows] if isinstance(a, (pd.DataFrame, pd.Series)) else np.asarray(a)[rows]
 
@@ -366,7 +366,7 @@ def _check_xy(X, y):
         raise DataError(f"y has {int(bad.sum())} NaN/inf value(s), first at {where}: drop rows without a target (the last h rows) before validating")
     return yv
 
-# %% ../nbs/05_walk_forward.ipynb #ab36bb14
+# %% ../nbs/05_walk_forward.ipynb #c3c493f4
 @patch
 def validate(self:WalkForwardValidator, model_factory:ModelFactory, # zero-argument callable returning a fresh unfitted `Model`
               X, # features: DataFrame with a DatetimeIndex (or 2-D array)
@@ -429,7 +429,7 @@ def validate(self:WalkForwardValidator, model_factory:ModelFactory, # zero-argum
                              detect_variance_collapse(oof, yo, groups=np.repeat([f.k for f in folds], [len(f.test) for f in folds])),
                              detect_sign_imbalance(oof, yo), warnings, cfg)
 
-# %% ../nbs/05_walk_forward.ipynb #b1758451
+# %% ../nbs/05_walk_forward.ipynb #f984881d
 class CombinatorialPurgedCV:
     "Combinatorial purged cross-validation: every choice of `n_test_groups` of `n_groups` contiguous groups is a test set; predictions recombine into backtest paths."
     def __init__(self, n_groups:int=6, # contiguous row groups

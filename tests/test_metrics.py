@@ -139,9 +139,19 @@ def test_sign_strategy_and_zero_conventions():
     y = np.log([1.02, 0.99, 1.0, 1.01, 0.98, 1.03])
     pred = np.array([1.0, 1.0, 1.0, 0.0, np.nan, -1.0])
     np.testing.assert_allclose(strategy_returns(y, pred), [0.02, -0.01, 0.0, 0.0, 0.0, -0.03], atol=1e-15)
-    assert direction_accuracy(y, pred) == 1 / 5                     # y == 0 excluded; 0 and NaN predictions are misses
+    assert direction_accuracy(y, pred) == 1 / 4                     # y == 0 and zero predictions (abstentions) excluded; NaN is a miss
     m = ValidationMetrics.from_predictions(y, pred)
-    assert (m.n, m.n_direction, m.hits, m.n_nan_pred) == (6, 5, 1, 1)
+    assert (m.n, m.n_direction, m.hits, m.n_nan_pred, m.n_abstain) == (6, 4, 1, 1, 1)
+    assert m.coverage == 5 / 6
+
+def test_abstaining_model_on_noise_is_not_anti_skill():
+    "A model that says 'no view' on a third of the days scores ~50 % on its calls, not ~33 %."
+    rng = np.random.default_rng(11)
+    y = rng.normal(0, 0.01, 6000)
+    pred = np.where(rng.random(6000) < 1 / 3, 0.0, rng.normal(size=6000))
+    m = ValidationMetrics.from_predictions(y, pred)
+    assert abs(m.direction_accuracy - 0.5) < 3 * m.direction_se and m.n_direction == 6000 - m.n_abstain
+    assert m.direction_pvalue > 0.01
 
 def test_validation_metrics_sharpe_is_the_sign_strategy():
     rng = np.random.default_rng(4)
