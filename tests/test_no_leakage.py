@@ -223,3 +223,132 @@ class TestThreeWaySplitNoLeakage:
             three_way_split(30, lookback=20)
         with pytest.raises(DataError, match=r'train \+ val must be < 1'): three_way_split(100, train=0.7, val=0.3)
         with pytest.raises(DataError, match='purge must be an integer ≥ 0; got -2'): three_way_split(100, purge=-2)
+
+
+# ---------------------------------------------------------------- backtester timing
+from stocknb.backtest import Backtester, positions_from_predictions
+from stocknb.data import random_walk_ohlcv
+
+def rw_close(n=3000, seed=5):
+    return random_walk_ohlcv(n, seed=seed)['Close']
+
+class TestBacktestAlignment:
+    def test_lag_applied(self):
+        c = rw_close(50)
+        pos = pd.Series(np.random.default_rng(1).choice([-1.0, 0.0, 1.0], 50), index=c.index)
+        res = Backtester(cost_bps=0).run(pos, prices=c)
+        np.testing.assert_array_equal(res.positions.to_numpy()[1:], pos.to_numpy()[:-1])
+        np.testing.assert_allclose(res.gross_returns.to_numpy()[1:], pos.to_numpy()[:-1] * c.pct_change().to_numpy()[1:], rtol=0, atol=1e-15)
+
+    def test_first_day_flat(self):
+        c = rw_close(20)
+        res = Backtester(cost_bps=10).run(pd.Series(1.0, index=c.index), prices=c)
+        assert res.positions.iloc[0] == 0 and res.gross_returns.iloc[0] == 0      # nothing is held on the first day
+        assert res.costs.iloc[0] == pytest.approx(1e-3) and res.returns.iloc[0] == pytest.approx(-1e-3)   # the entry trade at its close
+        assert res.positions.iloc[1] == 1 and res.costs.iloc[1:].sum() == 0
+
+    def test_costs_on_turnover(self):
+        c = rw_close(8)
+        pos = pd.Series([1, 1, -1, -1, 0, 0.5, 0.5, 0.5], index=c.index, dtype=float)
+        res = Backtester(cost_bps=3, slippage_bps=2).run(pos, prices=c)
+        trades = np.abs(np.diff(pos.to_numpy(), prepend=0))
+        np.testing.assert_allclose(res.turnover.to_numpy(), trades)
+        np.testing.assert_allclose(res.costs.to_numpy(), 5e-4 * trades)
+        np.testing.assert_allclose(res.returns, res.gross_returns - res.costs)
+        assert res.costs.iloc[1] == 0 and res.costs.iloc[2] == pytest.approx(1e-3)     # 1 -> -1 costs two units, at the decision bar
+
+    def test_perfect_foresight_only_profitable_without_lag(self):
+        c = rw_close(5000)
+        peek = np.sign(c.pct_change()).fillna(0.0)           # knows the bar's own return
+        lagged = Backtester(cost_bps=0).run(peek, prices=c).metrics().iloc[:, 0]
+        cheat = Backtester(cost_bps=0, apply_position_lag=False).run(peek, prices=c).metrics().iloc[:, 0]
+        assert cheat['sharpe'] > 10 and cheat['win rate'] > 0.99
+        assert abs(lagged['sharpe']) < 0.8                     # ~3.5 standard errors of an annual Sharpe over 20 years
+
+    def test_equity_equals_independent_reference(self):
+        c = rw_close(300, seed=9)
+        pos = pd.Series(np.random.default_rng(3).uniform(-1.5, 1.5, 300), index=c.index)
+        res = Backtester(cost_bps=7, slippage_bps=1).run(pos, prices=c)
+        eq, out = 1.0, []
+        closes = c.to_list(); p = pos.to_list()
+        for t in range(len(closes)):                            # plain-Python reference, bar by bar
+            held = p[t - 1] if t > 0 else 0.0                   # decided at the previous close
+            r = closes[t] / closes[t - 1] - 1 if t > 0 else 0.0
+            traded = abs(p[t] - (p[t - 1] if t > 0 else 0.0))   # trade made at this close
+            eq *= 1 + held * r - 8e-4 * traded
+            out.append(eq)
+        np.testing.assert_allclose(res.equity.to_numpy(), out, rtol=1e-12)
+
+    def test_returns_input_matches_prices_input(self):
+        c = rw_close(200)
+        pos = positions_from_predictions(pd.Series(np.random.default_rng(2).normal(size=200), index=c.index))
+        a = Backtester().run(pos, prices=c); b = Backtester().run(pos, returns=c.pct_change().fillna(0.0))
+        pd.testing.assert_series_equal(a.returns, b.returns)
+
+    def test_misaligned_or_missing_inputs_refused(self):
+        c = rw_close(30)
+        with pytest.raises(DataError, match='without a price/return'): Backtester().run(pd.Series(1.0, index=c.index + pd.Timedelta(days=1)), prices=c)
+        with pytest.raises(DataError, match='NaN/inf'): Backtester().run(pd.Series(np.nan, index=c.index), prices=c)
+
+
+# ---------------------------------------------------------------- GBM training
+from stocknb.features import make_dataset
+from stocknb.gbm import GBMModel, train_gbm_baseline
+
+@pytest.fixture(scope='module')
+def gbm_data():
+    ds = make_dataset(planted_signal_ohlcv(1400, phi=0.2, seed=4))
+    return ds.X, ds.y
+
+FAST = dict(n_estimators=150, early_stopping_rounds=20)
+
+class TestGBMTrainingNoLeakage:
+    def test_60_20_20_boundaries(self, gbm_data):
+        X, y = gbm_data
+        r = train_gbm_baseline(X, y, **FAST)
+        blocks = r.predictions['block']
+        n = len(X); nv, nt = (blocks == 'val').sum(), (blocks == 'test').sum()
+        assert nt == n - round(0.8 * n) and abs(nv - 0.2 * n) <= 2
+        assert r.model.n_train_ == n - nv - nt - 2              # two purge rows, one per boundary
+
+    def test_temporal_order(self, gbm_data):
+        X, y = gbm_data
+        r = train_gbm_baseline(X, y, **FAST)
+        p = r.predictions
+        train_end = X.index[r.model.n_train_ - 1]
+        assert train_end < p.index[p.block == 'val'].min() and p.index[p.block == 'val'].max() < p.index[p.block == 'test'].min()
+
+    def test_validation_used_only_for_early_stopping(self, gbm_data):
+        X, y = gbm_data
+        n = len(X); a, b = int(.6 * n), int(.8 * n)
+        es = GBMModel('xgb', **FAST).fit(X.iloc[:a], y.iloc[:a], X.iloc[a + 1:b], y.iloc[a + 1:b])
+        plain = GBMModel('xgb', n_estimators=es.best_iteration_).fit(X.iloc[:a], y.iloc[:a])
+        np.testing.assert_array_equal(es.predict(X.iloc[b:]), plain.predict(X.iloc[b:]))   # same trees: val chose only their number
+
+    def test_test_block_untouched_until_scoring(self, gbm_data):
+        X, y = gbm_data
+        r1 = train_gbm_baseline(X, y, **FAST)
+        cut = round(0.8 * len(X))
+        X2, y2 = X.copy(), y.copy()
+        X2.iloc[cut:] = np.random.default_rng(0).normal(size=X2.iloc[cut:].shape); y2.iloc[cut:] = -y2.iloc[cut:]
+        r2 = train_gbm_baseline(X2, y2, **FAST)
+        assert r1.n_trees == r2.n_trees and r1.model.calibrator_.offset_ == r2.model.calibrator_.offset_
+        v = r1.predictions.block == 'val'
+        np.testing.assert_array_equal(r1.predictions.pred[v], r2.predictions.pred[v])
+        np.testing.assert_array_equal(r1.model.predict(X.iloc[:cut]), r2.model.predict(X.iloc[:cut]))
+        assert r1.test.direction_accuracy != r2.test.direction_accuracy     # only the score changed
+
+    def test_production_mode_uses_no_held_out_metrics(self, gbm_data):
+        X, y = gbm_data
+        r = train_gbm_baseline(X, y, train_on_full_data=True, **FAST)
+        assert r.test is None and r.test_calibrated is None and not r.wfe.defined
+        assert 'no held-out test block' in r.wfe.reason and set(r.predictions.block) == {'early-stopping'}
+        assert r.model.n_train_ == len(X)
+        assert 'test (raw)' not in r.to_frame().columns
+
+    def test_production_tree_count_scaled_from_early_stopping(self, gbm_data):
+        X, y = gbm_data
+        r = train_gbm_baseline(X, y, train_on_full_data=True, **FAST)
+        k = round(0.8 * len(X))
+        es = GBMModel('xgb', calibration='median', **FAST).fit(X.iloc[:k], y.iloc[:k], X.iloc[k + 1:], y.iloc[k + 1:])
+        assert r.n_trees == int(np.ceil(es.best_iteration_ * len(X) / k))
