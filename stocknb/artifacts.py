@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['MANIFEST', 'FORMAT_VERSION', 'PICKLE_SUFFIXES', 'to_jsonable', 'write_json', 'read_json', 'sha256_file', 'is_pickle',
-           'library_versions', 'recover_artifact', 'write_artifact', 'verify_artifact']
+           'library_versions', 'recover_artifact', 'hash_files', 'write_manifest', 'write_artifact', 'verify_artifact']
 
-# %% ../nbs/12a_artifacts.ipynb #430b7916
+# %% ../nbs/12a_artifacts.ipynb #f306a99d
 import datetime as _dt, hashlib, json, math, os, shutil, uuid
 from importlib import metadata as _md
 from pathlib import Path
@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 from .core import ArtifactError, get_logger
 
-# %% ../nbs/12a_artifacts.ipynb #3c4778d0
+# %% ../nbs/12a_artifacts.ipynb #c559dc18
 MANIFEST = 'manifest.json'
 FORMAT_VERSION = 1
 PICKLE_SUFFIXES = ('.pkl', '.pickle', '.joblib', '.dill', '.sav', '.pck', '.cloudpickle')
 _log = get_logger(__name__)
 
-# %% ../nbs/12a_artifacts.ipynb #6bba0116
+# %% ../nbs/12a_artifacts.ipynb #3c54ee93
 def to_jsonable(o):
     "Recursively convert NumPy/pandas/Path values to plain JSON types; NaN and ±inf become `None`."
     if isinstance(o, dict): return {str(k): to_jsonable(v) for k, v in o.items()}
@@ -51,7 +51,7 @@ def read_json(path:str|Path):
     except FileNotFoundError: raise ArtifactError(f"missing file: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ArtifactError(f"not valid JSON: {path} ({e})") from None
 
-# %% ../nbs/12a_artifacts.ipynb #d5aa5788
+# %% ../nbs/12a_artifacts.ipynb #1530f276
 def sha256_file(path:str|Path, chunk:int=1<<20) -> str:
     "Hex sha256 of a file's bytes, read in chunks."
     h = hashlib.sha256()
@@ -66,7 +66,7 @@ def is_pickle(path:str|Path) -> bool:
     with open(path, 'rb') as f: head = f.read(2)
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
-# %% ../nbs/12a_artifacts.ipynb #7bc48c52
+# %% ../nbs/12a_artifacts.ipynb #5632d777
 _VERSIONED = ('stocknb', 'numpy', 'pandas', 'scikit-learn', 'scipy', 'xgboost', 'lightgbm', 'tensorflow', 'keras', 'PyWavelets', 'TA-Lib')
 
 def library_versions(names=_VERSIONED) -> dict:
@@ -78,7 +78,7 @@ def library_versions(names=_VERSIONED) -> dict:
         except _md.PackageNotFoundError: out[n] = None
     return out
 
-# %% ../nbs/12a_artifacts.ipynb #29fc4f4f
+# %% ../nbs/12a_artifacts.ipynb #3a0ae41c
 def _siblings(dest:Path, tag:str) -> list:
     return sorted(dest.parent.glob(f'.{dest.name}.{tag}-*')) if dest.parent.exists() else []
 
@@ -93,8 +93,10 @@ def recover_artifact(dest:str|Path) -> bool:
     for p in olds + _siblings(dest, 'tmp'): shutil.rmtree(p, ignore_errors=True)
     return restored
 
-# %% ../nbs/12a_artifacts.ipynb #fa41edbb
-def _hash_tree(root:Path) -> dict:
+# %% ../nbs/12a_artifacts.ipynb #df23ac80
+def hash_files(root:str|Path) -> dict:
+    "sha256 of every file under `root` (relative POSIX path → hex), `manifest.json` at the top excluded; refuses pickles and symlinks."
+    root = Path(root)
     files = {}
     for p in sorted(root.rglob('*')):
         if p.is_symlink(): raise ArtifactError(f"symbolic links are not allowed in an artifact: {p.relative_to(root)}")
@@ -104,6 +106,17 @@ def _hash_tree(root:Path) -> dict:
         if is_pickle(p): raise ArtifactError(f"refusing to save a pickled file: {rel} (use the library's own format or JSON)")
         files[rel] = sha256_file(p)
     return files
+
+def write_manifest(folder:str|Path, # a folder of artifact files
+                   meta:dict|None=None, # metadata to record
+                  ) -> dict:
+    "Write `folder/manifest.json`: `meta` plus `format_version`, `created` and the sha256 of every other file below `folder`."
+    folder = Path(folder)
+    man = dict(meta or {})
+    man.update(format_version=FORMAT_VERSION, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds'),
+               files=hash_files(folder))
+    write_json(folder/MANIFEST, man)
+    return man
 
 def write_artifact(dest:str|Path, # the folder to create or replace, e.g. saved_models/AAPL
                    writer:Callable[[Path], None], # fills the folder it is given with the artifact's files
@@ -118,11 +131,8 @@ def write_artifact(dest:str|Path, # the folder to create or replace, e.g. saved_
     tmp.mkdir()
     try:
         writer(tmp)
-        man = dict(manifest or {})
-        man.update(format_version=FORMAT_VERSION, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds'),
-                   files=_hash_tree(tmp))
-        if not man['files']: raise ArtifactError(f"refusing to save an empty artifact to {dest}: the writer wrote no files")
-        write_json(tmp/MANIFEST, man)
+        if not any(p.is_file() for p in tmp.rglob('*')): raise ArtifactError(f"refusing to save an empty artifact to {dest}: the writer wrote no files")
+        write_manifest(tmp, manifest)
         old = dest.parent/f'.{dest.name}.old-{token}'
         if dest.exists(): os.replace(dest, old)
         os.replace(tmp, dest)
@@ -134,7 +144,7 @@ def write_artifact(dest:str|Path, # the folder to create or replace, e.g. saved_
         raise
     return dest
 
-# %% ../nbs/12a_artifacts.ipynb #224b1336
+# %% ../nbs/12a_artifacts.ipynb #f0dd65cb
 def verify_artifact(src:str|Path, # an artifact folder written by `write_artifact`
                     features:list|None=None, # when given, the manifest's `features` must equal this list, in order
                    ) -> dict:

@@ -6,14 +6,14 @@
 __all__ = ['performance_summary', 'BacktestResult', 'Backtester', 'positions_from_predictions', 'buy_and_hold', 'flat',
            'momentum', 'mean_reversion', 'baseline_positions', 'compare_strategies']
 
-# %% ../nbs/07_backtest.ipynb #6de5f59c
+# %% ../nbs/07_backtest.ipynb #cb95772a
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from .core import DataError, get_logger
 from .metrics import sharpe_ratio, sortino_ratio, max_drawdown, calmar_ratio, cagr
 
-# %% ../nbs/07_backtest.ipynb #f6d1d2c4
+# %% ../nbs/07_backtest.ipynb #960db205
 def _as_series(x, name:str, index=None) -> pd.Series:
     if isinstance(x, pd.DataFrame):
         if x.shape[1] != 1: raise DataError(f"{name} must be one column; got a DataFrame with columns {list(x.columns)}")
@@ -53,7 +53,7 @@ def _align(positions, prices=None, returns=None):
         raise DataError(f"returns contain NaN/inf, first at {ret.index[i]}")
     return pos.index, p, r
 
-# %% ../nbs/07_backtest.ipynb #df504218
+# %% ../nbs/07_backtest.ipynb #ad201408
 def performance_summary(returns:pd.Series, # daily simple returns (net of costs)
                         positions:pd.Series, # position held each day
                         turnover:pd.Series, # |change of position| each day
@@ -77,7 +77,7 @@ def performance_summary(returns:pd.Series, # daily simple returns (net of costs)
             'costs paid': float(costs.sum()),
             'days': n}
 
-# %% ../nbs/07_backtest.ipynb #0fcd048a
+# %% ../nbs/07_backtest.ipynb #80cea27c
 @dataclass
 class BacktestResult:
     "Daily series and summary metrics of one backtest, with buy & hold beside it."
@@ -133,7 +133,7 @@ class BacktestResult:
         fig.tight_layout()
         return fig
 
-# %% ../nbs/07_backtest.ipynb #39a32931
+# %% ../nbs/07_backtest.ipynb #c908df74
 class Backtester:
     "Vectorized daily backtester: lag positions one bar (default), charge costs on turnover, compare with buy & hold."
     def __init__(self,
@@ -178,7 +178,7 @@ class Backtester:
     def __repr__(self): return (f"Backtester(cost_bps={self.cost_bps}, slippage_bps={self.slippage_bps}, "
                                 f"apply_position_lag={self.apply_position_lag}, periods_per_year={self.periods_per_year})")
 
-# %% ../nbs/07_backtest.ipynb #d3124475
+# %% ../nbs/07_backtest.ipynb #8a18ef62
 def positions_from_predictions(pred, # predicted next-day returns (Series or array), one per decision date
                                method:str='sign', # 'sign', 'scaled' or 'threshold'
                                max_leverage:float=1.0, # cap on |position|
@@ -208,7 +208,7 @@ def positions_from_predictions(pred, # predicted next-day returns (Series or arr
     if long_only: pos = pos.clip(lower=0.0)
     return (pos + 0.0).rename('position')
 
-# %% ../nbs/07_backtest.ipynb #7735962c
+# %% ../nbs/07_backtest.ipynb #81456eee
 def _close(prices) -> pd.Series:
     if isinstance(prices, pd.DataFrame):
         if 'Close' not in prices: raise DataError(f"column 'Close' missing; got {list(prices.columns)}")
@@ -237,7 +237,7 @@ def mean_reversion(prices, lookback:int=5) -> pd.Series:
     c = _close(prices); n = _lookback(lookback)
     return (-np.sign(c.pct_change(n))).fillna(0.0).rename('position') + 0.0
 
-# %% ../nbs/07_backtest.ipynb #08d9c164
+# %% ../nbs/07_backtest.ipynb #199c4e15
 def baseline_positions(prices, momentum_lookback:int=20, reversion_lookback:int=5) -> dict:
     "The baseline strategies' positions by name: buy & hold, flat, momentum, mean reversion."
     return {'buy & hold': buy_and_hold(prices), 'flat': flat(prices),

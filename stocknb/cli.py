@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_ERROR', 'EXIT_BAD_INPUT', 'EXIT_GATE', 'cmd_data', 'build_parser', 'main']
 
-# %% ../nbs/15_cli.ipynb #74a86b15
+# %% ../nbs/15_cli.ipynb #6724cd9e
 import argparse, json, sys
-from .core import StocknbError, DataError, GateError, setup_logging
+from .core import StocknbError, ArtifactError, DataError, GateError, setup_logging
 
-# %% ../nbs/15_cli.ipynb #a1eb9fb2
+# %% ../nbs/15_cli.ipynb #9fbd4484
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_GATE = 0, 1, 2, 3
 
 def _add_data_args(p:argparse.ArgumentParser):
@@ -20,7 +20,7 @@ def _add_data_args(p:argparse.ArgumentParser):
     p.add_argument('--start', default=None, help='first date kept, e.g. 2005-01-03')
     p.add_argument('--end', default=None, help='last date kept')
 
-# %% ../nbs/15_cli.ipynb #323ff15f
+# %% ../nbs/15_cli.ipynb #a58e5bf5
 def cmd_data(args) -> int:
     "`stocknb data`: load and validate bars, print a summary (rows, date range, last close)."
     from stocknb.data import load_ohlcv, summarize_ohlcv
@@ -37,7 +37,7 @@ def cmd_data(args) -> int:
         print('\n'.join(f"{k:<{w}}  {v}" for k, v in rows))
     return EXIT_OK
 
-# %% ../nbs/15_cli.ipynb #194e9aa0
+# %% ../nbs/15_cli.ipynb #6881681f
 def build_parser() -> argparse.ArgumentParser:
     "The `stocknb` argument parser with every subcommand."
     from stocknb import __version__
@@ -49,9 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(d)
     d.add_argument('--json', action='store_true', help='print the summary as JSON')
     d.set_defaults(func=cmd_data)
+    from stocknb import pipeline as pl
+    r = sub.add_parser('run', help='walk-forward validate, gate, train and save production models (the main job)')
+    pl.add_pipeline_args(r)
+    r.set_defaults(func=pl.cmd_run)
+    q = sub.add_parser('predict', help="predict the next trading day from the saved model")
+    pl.add_pipeline_args(q, train=False)
+    q.set_defaults(func=pl.cmd_predict)
     return p
 
-# %% ../nbs/15_cli.ipynb #deb5fd99
+# %% ../nbs/15_cli.ipynb #a66e3ccf
 def main(argv:list|None=None) -> int:
     "Run the `stocknb` command line; returns the exit code (0 ok, 1 bug, 2 bad input, 3 gate failed)."
     p = build_parser()
@@ -61,12 +68,12 @@ def main(argv:list|None=None) -> int:
         p.print_help(sys.stderr); return EXIT_BAD_INPUT
     setup_logging(args.log_level or 'WARNING')
     try: return args.func(args)
-    except DataError as e:
-        print(f"error: DataError: {e}", file=sys.stderr); return EXIT_BAD_INPUT
+    except (DataError, ArtifactError) as e:
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr); return EXIT_BAD_INPUT
     except GateError as e:
         print(f"error: GateError: {e}", file=sys.stderr); return EXIT_GATE
     except StocknbError as e:
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr); return EXIT_ERROR
 
-# %% ../nbs/15_cli.ipynb #66383d8f
+# %% ../nbs/15_cli.ipynb #d58f73a6
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())  # `python -m stocknb.cli`; never inside a notebook

@@ -6,7 +6,7 @@
 __all__ = ['KINDS', 'TASKS', 'XGB_DEFAULTS', 'LGBM_DEFAULTS', 'PredictionCalibrator', 'GBMModel', 'GBMBaselineResult',
            'train_gbm_baseline', 'plot_feature_importance', 'plot_predictions', 'gbm_factory']
 
-# %% ../nbs/06_gbm.ipynb #d1609b2c
+# %% ../nbs/06_gbm.ipynb #3c084543
 import json, math, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,18 +16,18 @@ from .core import ArtifactError, DataError, get_logger
 from .splits import three_way_split, ThreeWaySplit
 from .metrics import ValidationMetrics, calculate_wfe, detect_sign_imbalance, detect_variance_collapse, WFE
 
-# %% ../nbs/06_gbm.ipynb #09d932cd
+# %% ../nbs/06_gbm.ipynb #3fd2c4c3
 _log = get_logger(__name__)
 KINDS = ('xgb', 'lgbm')
 TASKS = ('regression', 'classification')
 
-# %% ../nbs/06_gbm.ipynb #31c05aaa
+# %% ../nbs/06_gbm.ipynb #3148f94c
 XGB_DEFAULTS = dict(eta=0.02, max_depth=3, subsample=0.7, colsample_bytree=0.5, min_child_weight=50.0,
                     reg_lambda=5.0, tree_method='hist', max_bin=256)
 LGBM_DEFAULTS = dict(learning_rate=0.02, num_leaves=8, max_depth=3, min_data_in_leaf=50, feature_fraction=0.5,
                      bagging_fraction=0.7, bagging_freq=1, lambda_l2=5.0, max_bin=255)
 
-# %% ../nbs/06_gbm.ipynb #4068c06e
+# %% ../nbs/06_gbm.ipynb #98be2f5f
 class PredictionCalibrator:
     "A monotone correction of predictions fitted on validation predictions and targets: 'none', 'median' or 'isotonic'; JSON-serializable."
     def __init__(self, method:str='median'): # 'none', 'median' or 'isotonic'
@@ -69,7 +69,7 @@ class PredictionCalibrator:
 
     def __repr__(self): return f"PredictionCalibrator({self.method!r}{', fitted' if hasattr(self, 'n_fit_') else ''})"
 
-# %% ../nbs/06_gbm.ipynb #04d8f78e
+# %% ../nbs/06_gbm.ipynb #5a288384
 def _xy(X, y=None, name='X'):
     "Features as float32 (what both libraries use internally) and finite float64 targets."
     if isinstance(X, pd.Series): X = X.to_frame()
@@ -190,7 +190,7 @@ class GBMModel:
                           index=self.feature_names_, dtype='float64')
         return s.sort_values(ascending=False)
 
-# %% ../nbs/06_gbm.ipynb #1db048d9
+# %% ../nbs/06_gbm.ipynb #d0c7e81e
 _MODEL_FILE = {'xgb': 'model.json', 'lgbm': 'model.txt'}
 _META_FILE = 'gbm.json'
 
@@ -233,7 +233,7 @@ def _load_gbm(folder:str|Path) -> GBMModel:
 GBMModel.save = _save_gbm
 GBMModel.load = staticmethod(_load_gbm)
 
-# %% ../nbs/06_gbm.ipynb #323309be
+# %% ../nbs/06_gbm.ipynb #39c08b1d
 @dataclass(eq=False)
 class GBMBaselineResult:
     "A GBM trained in validation or production mode, with its metrics, bias checks and calibration."
@@ -268,7 +268,7 @@ class GBMBaselineResult:
                   f"variance: {self.collapse.reason}"]
         return '\n'.join(lines)
 
-# %% ../nbs/06_gbm.ipynb #b53ca03f
+# %% ../nbs/06_gbm.ipynb #abd1cacf
 def _rows(index, r) -> str:
     return f"{index[r[0]]:%Y-%m-%d}…{index[r[-1]]:%Y-%m-%d} ({len(r)} rows)" if isinstance(index, pd.DatetimeIndex) else f"{r[0]}…{r[-1]} ({len(r)} rows)"
 
@@ -327,7 +327,7 @@ def train_gbm_baseline(X:pd.DataFrame, # features (e.g. `make_dataset(df).X`)
                              detect_sign_imbalance(checked, yc), detect_sign_imbalance(cal_checked, yc),
                              detect_variance_collapse(checked, yc), pred, int(n_trees), notes)
 
-# %% ../nbs/06_gbm.ipynb #93f30486
+# %% ../nbs/06_gbm.ipynb #fec133d5
 def plot_feature_importance(model:GBMModel, top:int=20, ax=None):
     "Horizontal bars of the `top` features by total gain (share of the model's total); returns the Axes."
     import matplotlib.pyplot as plt
@@ -356,7 +356,7 @@ def plot_predictions(pred, y, title:str=''):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_gbm.ipynb #25348f6a
+# %% ../nbs/06_gbm.ipynb #a385e391
 def gbm_factory(kind:str='xgb', **kw):
     "A zero-argument callable returning a fresh, unfitted `GBMModel(kind, **kw)` (for walk-forward validation)."
     GBMModel(kind, **kw)   # fail now on bad arguments, not inside the first fold

@@ -37,3 +37,38 @@ def test_bad_input_exit_2(args, msg):
     assert r.returncode == 2
     assert msg in r.stderr and 'Traceback' not in r.stderr
     assert r.stdout == ''
+
+
+# ---------------------------------------------------------------- the main job
+def test_run_on_aapl_reports_and_refuses_when_no_model_passes(tmp_path):
+    "The README's main command: on AAPL no model has a significant edge, so the gate refuses (exit 3) and nothing is saved."
+    r = run('run', '--symbol', 'AAPL', '--models-dir', str(tmp_path))
+    assert r.returncode == 3, r.stderr[-2000:]
+    assert '| xgb |' in r.stdout and '| lgbm |' in r.stdout and 'failed significance' in r.stdout
+    assert r.stderr.startswith('error: GateError: AAPL: no model passed the validation gate') and 'Traceback' not in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+def test_pipeline_module_validate_only_and_skip_then_predict(tmp_path):
+    r = subprocess.run([sys.executable, '-m', 'stocknb.pipeline', '--symbol', 'MSFT', '--models', 'xgb', '--validate-only', '--json',
+                        '--models-dir', str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert r.returncode in (0, 3), r.stderr[-2000:]
+    rep = json.loads(r.stdout)
+    assert set(rep['report']) == {'xgb'} and list(tmp_path.iterdir()) == []
+    assert r.returncode == (0 if rep['report']['xgb']['passed'] else 3)
+    r = run('run', '--symbol', 'MSFT', '--models', 'xgb', '--skip-wfe-check', '--models-dir', str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path/'MSFT'/'manifest.json').exists() and (tmp_path/'MSFT'/'xgb'/'model.json').exists()
+    r = run('predict', '--symbol', 'MSFT', '--models-dir', str(tmp_path), '--json')
+    assert r.returncode == 0, r.stderr[-2000:]
+    p = json.loads(r.stdout)
+    assert p['as_of'] == '2013-03-01' and p['date'] == '2013-03-04' and p['models_used'] == ['xgb']
+    assert p['direction'] in ('up', 'down') and p['position'] in (-1.0, 1.0)
+    assert p['gate_overridden'] == (not rep['report']['xgb']['passed'])
+
+def test_predict_refuses_tampered_model(tmp_path):
+    r = run('run', '--symbol', 'IBM', '--models', 'xgb', '--skip-wfe-check', '--models-dir', str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    f = tmp_path/'IBM'/'xgb'/'gbm.json'
+    f.write_text(f.read_text().replace('"seed": 42', '"seed": 43'))
+    r = run('predict', '--symbol', 'IBM', '--models-dir', str(tmp_path))
+    assert r.returncode == 2 and 'error: ArtifactError:' in r.stderr and 'sha256 mismatch for xgb/gbm.json' in r.stderr
