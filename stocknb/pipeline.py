@@ -7,7 +7,7 @@ __all__ = ['MODELS', 'EXIT_OK', 'EXIT_BAD_INPUT', 'EXIT_GATE', 'PipelineConfig',
            'ValidationReport', 'PredictionResult', 'ProductionModel', 'registry_sha256', 'ProductionPipeline',
            'add_pipeline_args', 'cmd_run', 'cmd_predict', 'run_cli', 'main']
 
-# %% ../nbs/13_pipeline.ipynb #0cc6c0e3
+# %% ../nbs/13_pipeline.ipynb #1e477c86
 import argparse, json, math, os, sys, time
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
@@ -23,10 +23,10 @@ from .gbm import GBMModel, gbm_factory, train_gbm_baseline
 from .backtest import Backtester, positions_from_predictions, compare_strategies
 from .artifacts import write_artifact, write_manifest, verify_artifact, write_json, read_json, library_versions, MANIFEST
 
-# %% ../nbs/13_pipeline.ipynb #e6d72932
+# %% ../nbs/13_pipeline.ipynb #880f20c0
 _log = get_logger(__name__)
 
-# %% ../nbs/13_pipeline.ipynb #dfc69b22
+# %% ../nbs/13_pipeline.ipynb #7bca1846
 @dataclass
 class PipelineConfig:
     "Everything a pipeline run depends on; stored in every manifest. Defaults follow the seed system where it was right."
@@ -101,7 +101,7 @@ class PipelineConfig:
         if extra: raise DataError(f"unknown PipelineConfig setting(s) {extra}")
         return cls(**d)
 
-# %% ../nbs/13_pipeline.ipynb #926499ec
+# %% ../nbs/13_pipeline.ipynb #d4215c01
 @dataclass(frozen=True)
 class ModelSpec:
     "How the pipeline builds, trains, saves and loads one kind of model."
@@ -122,7 +122,7 @@ def _gbm_spec(kind:str) -> ModelSpec:
 
 MODELS = {'xgb': _gbm_spec('xgb'), 'lgbm': _gbm_spec('lgbm')}
 
-# %% ../nbs/13_pipeline.ipynb #c8294619
+# %% ../nbs/13_pipeline.ipynb #41066d97
 @dataclass
 class GateDecision:
     "Whether one model may go to production, with each part of the decision and its numbers."
@@ -153,7 +153,7 @@ def gate_decision(name:str, # model name
     reason = 'passed all four checks' if not failed else 'failed ' + '; '.join(f"{k}: {parts[k]['detail']}" for k in failed)
     return GateDecision(name, not failed, parts, reason)
 
-# %% ../nbs/13_pipeline.ipynb #04706093
+# %% ../nbs/13_pipeline.ipynb #28c60055
 @dataclass(eq=False)
 class ValidationReport:
     "Walk-forward results and gate decisions of every model for one symbol, with the data they came from."
@@ -220,7 +220,7 @@ class ValidationReport:
         fig.suptitle(f"{self.symbol}: validation report"); fig.tight_layout()
         return fig
 
-# %% ../nbs/13_pipeline.ipynb #2f54d5fe
+# %% ../nbs/13_pipeline.ipynb #44096330
 @dataclass
 class PredictionResult:
     "A production prediction for the next trading day."
@@ -241,7 +241,7 @@ class PredictionResult:
         return (f"{self.symbol} for {self.date} (data to {self.as_of}): predicted log return {self.predicted_return:+.5f} → {self.direction}, "
                 f"position {self.position:+.2f}; historical OOF hit rate {self.confidence:.1%}; models {', '.join(self.models_used)}{flag}")
 
-# %% ../nbs/13_pipeline.ipynb #f5d47ef2
+# %% ../nbs/13_pipeline.ipynb #f151012e
 @dataclass(eq=False)
 class ProductionModel:
     "Fitted production models for one symbol, their features and manifest; `save`/`load` with verified, pickle-free artifacts."
@@ -302,13 +302,13 @@ class ProductionModel:
         if not models: raise ArtifactError(f"{src}: the manifest lists no models")
         return cls(symbol.upper(), models, list(feats), man, PipelineConfig.from_dict(man['config']))
 
-# %% ../nbs/13_pipeline.ipynb #64a12b1c
+# %% ../nbs/13_pipeline.ipynb #c470ac93
 def registry_sha256() -> str:
     "sha256 of the whole feature registry (name, group, lookback, description of every feature): changes when any feature is redefined."
     import hashlib
     return hashlib.sha256('\n'.join('\t'.join(map(str, f)) for f in FEATURES).encode()).hexdigest()
 
-# %% ../nbs/13_pipeline.ipynb #072c97ed
+# %% ../nbs/13_pipeline.ipynb #47ccb8dc
 class ProductionPipeline:
     "Validate walk-forward, gate, train on all data, save, predict, backtest and forward-simulate one symbol at a time."
     def __init__(self, config:PipelineConfig|None=None, **overrides):
@@ -459,6 +459,7 @@ class ProductionPipeline:
         df = self.load_data(rep.symbol)
         start = start or rep.results[name].oof.index[0]
         sim = ForwardSimulator(MODELS[name].factory(c), retrain_every=retrain_every, horizon=c.horizon,
+                               position_fn=lambda p: positions_from_predictions(p, c.position_method),
                                backtester=Backtester(cost_bps=c.cost_bps, slippage_bps=c.slippage_bps))
         return sim.run(df, start=start, end=end, progress=progress)
 
@@ -467,7 +468,7 @@ class ProductionPipeline:
         if self.report_ is None or self.report_.symbol != sym: self.run_validation(sym)
         return self.report_
 
-# %% ../nbs/13_pipeline.ipynb #599cda81
+# %% ../nbs/13_pipeline.ipynb #ea01142b
 EXIT_OK, EXIT_BAD_INPUT, EXIT_GATE = 0, 2, 3
 
 def add_pipeline_args(p:argparse.ArgumentParser, train:bool=True):
@@ -536,5 +537,5 @@ def main(argv:list|None=None) -> int:
     setup_logging(a.log_level or 'WARNING')
     return run_cli(cmd_run, a)
 
-# %% ../nbs/13_pipeline.ipynb #3df74cdb
+# %% ../nbs/13_pipeline.ipynb #62310511
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())  # `python -m stocknb.pipeline`; never inside a notebook
