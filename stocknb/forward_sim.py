@@ -93,7 +93,7 @@ def _compare(sim:pd.Series, batch, tol:float, nan_features:dict) -> BatchCompari
                   "no look-ahead detected")
     return BatchComparison(len(s), n_bad, mx, first, n_bad == 0 and n_missing == 0, reason + _nan_note(nan_features), float(tol), n_missing)
 
-# %% ../nbs/08_forward_sim.ipynb #a5a7d4d3
+# %% ../nbs/08_forward_sim.ipynb #fa9df959
 @dataclass(eq=False)
 class ForwardSimulationResults:
     "The steps of a forward simulation with its backtest, direction metrics, retraining log and timing."
@@ -158,9 +158,8 @@ class ForwardSimulationResults:
         m = self.metrics()
         s, b = m.iloc[:, 0], m['buy & hold']
         return {'steps': len(self), 'first day': _fmt_date(self.steps[0].date), 'last day': _fmt_date(self.steps[-1].date),
-                'total return': s['total return'], 'sharpe': s['sharpe'], 'max drawdown': s['max drawdown'], 'win rate': s['win rate'],
-                'direction accuracy': s['direction accuracy'], 'direction se': s['direction se'], 'direction p-value': s['direction p-value'],
-                'buy & hold total return': b['total return'], 'buy & hold sharpe': b['sharpe'], 'retrains': len(self.retrain_dates),
+                **{k: float(s[k]) for k in ('total return', 'sharpe', 'max drawdown', 'win rate', 'direction accuracy', 'direction se', 'direction p-value')},
+                'buy & hold total return': float(b['total return']), 'buy & hold sharpe': float(b['sharpe']), 'retrains': len(self.retrain_dates),
                 'missing predictions': int(np.isnan(self.predictions.to_numpy()).sum()), 'seconds per step': self.timing['seconds per step']}
 
     def compare_with_batch(self, batch_predictions, # Series of predictions indexed by decision date, e.g. from `batch_predictions`

@@ -10,8 +10,10 @@ def main(src, dst):
     except FileNotFoundError: old = None
     if old is not None:
         outs = {c.source: c.get('outputs', []) for c in old.cells if c.cell_type == 'code'}
+        ids = {(c.cell_type, c.source): c.get('id') for c in old.cells}
         for c in new.cells:
             if c.cell_type == 'code': c.outputs = outs.get(c.source, [])
+            if ids.get((c.cell_type, c.source)): c.id = ids[(c.cell_type, c.source)]   # stable ids: no churn in exported modules
     nbformat.validate(new)
     nbformat.write(new, dst)
 
