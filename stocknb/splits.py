@@ -5,18 +5,15 @@
 # %% auto #0
 __all__ = ['ThreeWaySplit', 'three_way_split', 'TrainOnlyScaler', 'Sequences', 'make_sequences']
 
-# %% ../nbs/03_splits.ipynb #0e79b50b
+# %% ../nbs/03_splits.ipynb #2961978d
 from dataclasses import dataclass
 from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from .core import DataError, LeakageError
+from .data import _fmt_date
 
-# %% ../nbs/03_splits.ipynb #b3c650aa
-def _fmt_date(d) -> str:
-    d = pd.Timestamp(d)
-    return d.strftime('%Y-%m-%d') if d == d.normalize() else str(d)
-
+# %% ../nbs/03_splits.ipynb #f70b7e13
 def _check_int(v, name:str, minimum:int) -> int:
     if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < minimum:
         raise DataError(f"{name} must be an integer ≥ {minimum}; got {v!r}")
