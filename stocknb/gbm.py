@@ -6,7 +6,7 @@
 __all__ = ['KINDS', 'TASKS', 'XGB_DEFAULTS', 'LGBM_DEFAULTS', 'PredictionCalibrator', 'GBMModel', 'GBMBaselineResult',
            'train_gbm_baseline', 'plot_feature_importance', 'plot_predictions', 'gbm_factory']
 
-# %% ../nbs/06_gbm.ipynb #3c084543
+# %% ../nbs/06_gbm.ipynb #1f4873f5
 import json, math, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +15,7 @@ import pandas as pd
 from .core import ArtifactError, DataError, get_logger
 from .splits import three_way_split, ThreeWaySplit
 from .metrics import ValidationMetrics, calculate_wfe, detect_sign_imbalance, detect_variance_collapse, WFE
+from .walk_forward import _rng
 
 # %% ../nbs/06_gbm.ipynb #3fd2c4c3
 _log = get_logger(__name__)
@@ -268,9 +269,8 @@ class GBMBaselineResult:
                   f"variance: {self.collapse.reason}"]
         return '\n'.join(lines)
 
-# %% ../nbs/06_gbm.ipynb #abd1cacf
-def _rows(index, r) -> str:
-    return f"{index[r[0]]:%Y-%m-%d}…{index[r[-1]]:%Y-%m-%d} ({len(r)} rows)" if isinstance(index, pd.DatetimeIndex) else f"{r[0]}…{r[-1]} ({len(r)} rows)"
+# %% ../nbs/06_gbm.ipynb #841185a7
+def _rows(index, r) -> str: return f"{_rng(index, r)} ({len(r)} rows)"
 
 def train_gbm_baseline(X:pd.DataFrame, # features (e.g. `make_dataset(df).X`)
                        y:pd.Series, # next-day log returns aligned with X

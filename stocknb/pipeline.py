@@ -122,7 +122,7 @@ def _gbm_spec(kind:str) -> ModelSpec:
 
 MODELS = {'xgb': _gbm_spec('xgb'), 'lgbm': _gbm_spec('lgbm')}
 
-# %% ../nbs/13_pipeline.ipynb #41066d97
+# %% ../nbs/13_pipeline.ipynb #8f985553
 @dataclass
 class GateDecision:
     "Whether one model may go to production, with each part of the decision and its numbers."
@@ -142,7 +142,7 @@ def gate_decision(name:str, # model name
     w = wf.wfe
     parts = {
         'wfe': {'passed': bool(w.defined and float(w) >= cfg.wfe_threshold), 'value': float(w), 'threshold': cfg.wfe_threshold,
-                'detail': f"WFE {w}" + ('' if w.defined else '') + f" vs ≥ {cfg.wfe_threshold:g} %"},
+                'detail': f"WFE {w} vs ≥ {cfg.wfe_threshold:g} %"},
         'significance': {'passed': bool(o.direction_pvalue < cfg.alpha), 'value': o.direction_pvalue, 'threshold': cfg.alpha,
                          'detail': f"OOF accuracy {o.direction_accuracy:.4f} ± {o.direction_se:.4f}, p = {o.direction_pvalue:.3g} vs < {cfg.alpha:g}"},
         'collapse': {'passed': not wf.collapse.flag, 'value': wf.collapse.std_ratio, 'threshold': wf.collapse.min_std_ratio, 'detail': wf.collapse.reason},
