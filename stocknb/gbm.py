@@ -4,15 +4,15 @@
 
 # %% auto #0
 __all__ = ['KINDS', 'TASKS', 'XGB_DEFAULTS', 'LGBM_DEFAULTS', 'PredictionCalibrator', 'GBMModel', 'GBMBaselineResult',
-           'train_gbm_baseline', 'plot_feature_importance', 'plot_predictions', 'gbm_factory']
+           'train_gbm_baseline', 'plot_feature_importance', 'plot_predictions', 'check_booster_params', 'gbm_factory']
 
-# %% ../nbs/06_gbm.ipynb #1f4873f5
-import json, math, os, time
+# %% ../nbs/06_gbm.ipynb #81088e88
+import inspect, json, math, os, re, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import ArtifactError, DataError, get_logger
+from .core import ArtifactError, ConfigError, DataError, get_logger
 from .splits import three_way_split, ThreeWaySplit
 from .metrics import ValidationMetrics, calculate_wfe, detect_sign_imbalance, detect_variance_collapse, WFE
 from .walk_forward import _rng
@@ -356,10 +356,41 @@ def plot_predictions(pred, y, title:str=''):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_gbm.ipynb #a385e391
+# %% ../nbs/06_gbm.ipynb #2feee444
+def check_booster_params(kind:str, # 'xgb' or 'lgbm'
+                         params:dict, # booster settings, as given to `GBMModel(params=...)`
+                        ) -> dict:
+    "Refuse booster settings the library does not know or cannot read, before any training; returns `params`."
+    if not isinstance(params, dict): raise ConfigError(f"params must be a dict of booster settings; got {params!r}")
+    if kind == 'lgbm':
+        try:
+            from lightgbm.basic import _ConfigAliases
+            known = {k for p, al in _ConfigAliases._get_all_param_aliases().items() for k in (p, *al)}
+        except (ImportError, AttributeError): known = None      # an older LightGBM: it will warn at fit time instead
+        unknown = sorted(set(params) - known) if known else []
+    else:
+        import xgboost as xgb
+        d = xgb.DMatrix(np.arange(32.0).reshape(16, 2), np.arange(16.0))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            try: xgb.train({**XGB_DEFAULTS, **params, 'nthread': 1}, d, num_boost_round=1)
+            except xgb.core.XGBoostError as e:
+                raise ConfigError(f"XGBoost cannot use params {params}: {str(e).strip().splitlines()[0]}") from None
+        found = [re.search(r'\{(.*?)\}', str(w.message), re.S) for w in caught if 'are not used' in str(w.message)]
+        unknown = sorted({k.strip().strip('"') for m in found if m for k in m.group(1).split(',')})
+    if unknown:
+        raise ConfigError(f"unknown {'LightGBM' if kind == 'lgbm' else 'XGBoost'} parameter(s) {unknown} in params")
+    return params
+
 def gbm_factory(kind:str='xgb', **kw):
-    "A zero-argument callable returning a fresh, unfitted `GBMModel(kind, **kw)` (for walk-forward validation)."
-    GBMModel(kind, **kw)   # fail now on bad arguments, not inside the first fold
+    "A zero-argument callable returning a fresh, unfitted `GBMModel(kind, **kw)`; bad arguments fail here, before any fold."
+    takes = [p for p in inspect.signature(GBMModel).parameters if p != 'kind']
+    unknown = sorted(set(kw) - set(takes))
+    if unknown:
+        raise ConfigError(f"unknown GBMModel argument(s) {unknown}; it takes {', '.join(takes)} "
+                          "(booster settings go inside params, e.g. params={'max_depth': 4})")
+    GBMModel(kind, **kw)
+    check_booster_params(kind, kw.get('params') or {})
     def factory(): return GBMModel(kind, **kw)
     factory.__name__ = factory.__qualname__ = f"gbm_{kind}"
     return factory

@@ -246,7 +246,7 @@ class FoldResult:
     pardo_wfe: WFE # Pardo WFE from val and test strategy returns
     fit_seconds: float # time spent in fit
 
-# %% ../nbs/05_walk_forward.ipynb #0e40f860
+# %% ../nbs/05_walk_forward.ipynb #045daa5d
 def _rng(index, rows) -> str:
     if len(rows) == 0: return '—'
     if isinstance(index, pd.DatetimeIndex): return f"{_fmt_date(index[rows[0]])}…{_fmt_date(index[rows[-1]])}"
@@ -297,7 +297,7 @@ class WalkForwardResult:
         tr = [f.train for f in self.folds if f.train]
         o = self.oof_metrics
         rows.append({'fold': 'all', 'train': '', 'n_train': nan, 'val': '', 'test': _rng(self.index, np.flatnonzero(self.index.isin(self.oof.index))),
-                     'n_test': o.n, 'train_acc': (sum(m.hits for m in tr) / sum(m.n_direction for m in tr)) if tr else nan,
+                     'n_test': o.n, 'train_acc': _pooled_accuracy(tr),
                      'val_acc': self.val_pooled.direction_accuracy if self.val_pooled else nan, 'test_acc': o.direction_accuracy,
                      'test_p': o.direction_pvalue, 'test_ic': o.ic, 'test_sharpe': o.sharpe, 'wfe': float(self.wfe),
                      'pardo_wfe': float(self.pardo_wfe), 'nan_pred': self.n_nan_pred, 'fit_s': round(sum(f.fit_seconds for f in self.folds), 3),
@@ -324,9 +324,14 @@ class WalkForwardResult:
         o = self.oof_metrics
         return f"WalkForwardResult({len(self.folds)} folds, OOF n={o.n}, accuracy {o.direction_accuracy:.4f} (p={o.direction_pvalue:.3g}), WFE {self.wfe})"
 
-# %% ../nbs/05_walk_forward.ipynb #ebb3b2c2
+# %% ../nbs/05_walk_forward.ipynb #748a64f3
 def _take(a, rows):
     return a.iloc[rows] if isinstance(a, (pd.DataFrame, pd.Series)) else np.asarray(a)[rows]
+
+def _pooled_accuracy(ms:list) -> float:
+    "Direction accuracy of several blocks together; NaN when no block has a day with a direction (a constant price)."
+    n = sum(m.n_direction for m in ms)
+    return sum(m.hits for m in ms) / n if n else float('nan')
 
 def _predict(model, X, fold:Fold, name:str) -> np.ndarray:
     "Predictions for block `name` of `fold`, warm-up rows passed in front and their predictions dropped."
@@ -366,7 +371,7 @@ def _check_xy(X, y):
         raise DataError(f"y has {int(bad.sum())} NaN/inf value(s), first at {where}: drop rows without a target (the last h rows) before validating")
     return yv
 
-# %% ../nbs/05_walk_forward.ipynb #c3c493f4
+# %% ../nbs/05_walk_forward.ipynb #e677eb7f
 @patch
 def validate(self:WalkForwardValidator, model_factory:ModelFactory, # zero-argument callable returning a fresh unfitted `Model`
               X, # features: DataFrame with a DatetimeIndex (or 2-D array)
@@ -376,6 +381,8 @@ def validate(self:WalkForwardValidator, model_factory:ModelFactory, # zero-argum
               progress:bool|None=None, # tqdm bar over folds; None = only on a terminal
               n_jobs:int=1, # folds in parallel with joblib (-1 = all cores)
               periods:int=252, # periods per year for annualized metrics
+              min_std_ratio:float=0.01, # collapse check: flag a within-fold prediction std below this × target std
+              max_sign_share:float=0.8, # sign check: flag one sign predicted on more than this share of days
              ) -> WalkForwardResult:
     "Walk-forward validation of `model_factory` on `(X, y)`: a fresh model per fold, out-of-fold predictions, metrics, WFE and consistency."
     from tqdm import tqdm
@@ -421,13 +428,14 @@ def validate(self:WalkForwardValidator, model_factory:ModelFactory, # zero-argum
     else:
         vp, wfe, pw = None, WFE(float('nan'), 'no validation block (val_size=0)'), WFE(float('nan'), 'no validation block (val_size=0)', 'pardo')
     trs = [x.train for x in results if x.train is not None]
-    tr_acc = sum(m.hits for m in trs) / sum(m.n_direction for m in trs) if trs else float('nan')
     cfg = {k: getattr(self, k) for k in ('n_splits', 'mode', 'train_size', 'val_size', 'test_size', 'purge', 'embargo', 'lookback')}
+    cfg |= {'min_std_ratio': min_std_ratio, 'max_sign_share': max_sign_share}
+    groups = np.repeat([f.k for f in folds], [len(f.test) for f in folds])
     return WalkForwardResult(oof, yo, results, index, vp, om, wfe, pw,
                              calculate_consistency_score([x.test.direction_accuracy for x in results]),
-                             calculate_overfitting_ratio(tr_acc, om.direction_accuracy) if trs else float('nan'),
-                             detect_variance_collapse(oof, yo, groups=np.repeat([f.k for f in folds], [len(f.test) for f in folds])),
-                             detect_sign_imbalance(oof, yo), warnings, cfg)
+                             calculate_overfitting_ratio(_pooled_accuracy(trs), om.direction_accuracy) if trs else float('nan'),
+                             detect_variance_collapse(oof, yo, min_std_ratio=min_std_ratio, groups=groups),
+                             detect_sign_imbalance(oof, yo, max_share=max_sign_share), warnings, cfg)
 
 # %% ../nbs/05_walk_forward.ipynb #f984881d
 class CombinatorialPurgedCV:

@@ -129,8 +129,8 @@ def test_dates_and_errors():
     df = load_ohlcv('GOOG', start='2004-01-01', end='2004-12-31')
     assert df.index[0] == pd.Timestamp('2004-08-19')
     with pytest.raises(DataError, match="no bundled data for 'FB'"): load_ohlcv('FB')
-    with pytest.raises(DataError, match='path is only used with'): load_ohlcv('AAPL', path='x.csv')
-    with pytest.raises(DataError, match='symbol must be a non-empty string'): load_ohlcv('  ')
+    with pytest.raises(DataError, match='path, sep and decimal are only used with'): load_ohlcv('AAPL', path='x.csv')
+    with pytest.raises(DataError, match="symbol '  ' is not a valid ticker"): load_ohlcv('  ')
 
 def test_csv_source_through_load_ohlcv(tmp_path):
     p = write(tmp_path, 'x.csv', rows())

@@ -555,7 +555,7 @@ class TestNoLeakageIntegration:
         df, pipe, rep, _, _ = planted_run
         oof = rep.results['xgb'].oof
         cut = oof.index[len(oof) // 2]
-        other = perturb_after(df, cut, how='garbage', seed=3)
+        other = perturb_after(df, cut, how='plausible', seed=3)   # 'garbage' bars are refused as implausible by the pipeline
         assert len(other) == len(df) and not other.iloc[-10:].equals(df.iloc[-10:])
         rep2 = ProductionPipeline(PipelineConfig(symbol='PL2', **FAST_PIPE)).run_validation(data=other)
         a, b = oof.loc[:cut], rep2.results['xgb'].oof.loc[:cut]
@@ -573,24 +573,27 @@ class TestNoLeakageIntegration:
         df, pipe, _, pm, _ = planted_run
         k = len(df) - 40
         asof = df.index[k - 1]
-        r1 = pipe.predict(df.iloc[:k])
-        r2 = pipe.predict(perturb_after(df, asof, how='garbage', seed=1).iloc[:k])     # same history, different future (cut off)
-        assert r1.to_dict() == r2.to_dict() and r1.as_of == f"{asof:%Y-%m-%d}"
+        with pytest.raises(DataError, match="inside the model's training data"): pipe.predict(df.iloc[:k])
+        r1 = pipe.predict(df.iloc[:k], allow_in_sample=True)                           # an in-sample day, marked as such
+        r2 = pipe.predict(perturb_after(df, asof, how='garbage', seed=1).iloc[:k], allow_in_sample=True)
+        assert r1.to_dict() == r2.to_dict() and r1.as_of == f"{asof:%Y-%m-%d}" and r1.in_sample
         from stocknb.features import make_dataset
         batch = pm.models['xgb'].predict(make_dataset(df).X.loc[[asof]])[0]
         assert r1.predicted_return == pytest.approx(batch, rel=0, abs=1e-12)
 
     def test_gate_refuses_placebo_and_writes_nothing(self, tmp_path):
         pipe = ProductionPipeline(PipelineConfig(symbol='RW', models_dir=str(tmp_path), **FAST_PIPE))
-        with pytest.raises(GateError, match=r"RW: no model passed the validation gate, so nothing was trained or saved\. xgb \(WFE"):
+        with pytest.raises(GateError, match=r"RW: no model passed the validation gate \(xgb failed .*significance.*\), so nothing was trained"):
             pipe.train_production(data=random_walk_ohlcv(2500, seed=5))
-        assert list(tmp_path.iterdir()) == []
+        assert [p.name for p in tmp_path.iterdir()] == ['.stocknb']            # the validation history only
+        assert not (tmp_path/'RW').exists()
 
     def test_skip_wfe_check_is_recorded_everywhere(self, tmp_path):
         df = random_walk_ohlcv(2500, seed=5)
         pipe = ProductionPipeline(PipelineConfig(symbol='RW', models_dir=str(tmp_path), skip_wfe_check=True, **FAST_PIPE))
         pm = pipe.train_production(data=df)
         assert pm.manifest['gate_overridden'] is True and not pm.manifest['gate']['xgb']['passed']
+        assert pm.manifest['gate_skipped_checks'] == ['wfe', 'significance', 'collapse', 'sign']
         assert ProductionModel.load('RW', tmp_path).manifest['gate_overridden'] is True
         r = ProductionPipeline(PipelineConfig(symbol='RW', models_dir=str(tmp_path))).predict(df)
         assert r.gate_overridden and 'GATE OVERRIDDEN' in str(r)
@@ -607,4 +610,5 @@ class TestNoLeakageIntegration:
         from stocknb.core import ArtifactError
         with pytest.raises(ArtifactError, match='previous artifact, if any, is untouched'): pm.save(root)
         assert {p.relative_to(dest): p.read_bytes() for p in dest.rglob('*') if p.is_file()} == before
-        assert sorted(p.name for p in root.iterdir()) == ['PL']
+        assert sorted(p.name for p in root.iterdir()) == ['.stocknb', 'PL']
+        assert list((root/'.stocknb'/'tmp').iterdir()) == []
