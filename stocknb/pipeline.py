@@ -274,13 +274,13 @@ def to_markdown(self:ValidationReport) -> str:
     why = ''.join(f"- **{m}**: {g.reason}\n" for m, g in self.gates.items())
     return top + '\n\n' + head + body + '\n' + why
 
-# %% ../nbs/13_pipeline.ipynb #a78bf9c7
+# %% ../nbs/13_pipeline.ipynb #16065d2e
 @patch
 def to_text(self:ValidationReport, width:int=100) -> str:
     "A compact plain-text table that fits `width` columns, with each failing model's reason wrapped below."
     df = self.to_frame()
     cols = [('model', None, '<'), ('accuracy ± s.e.', None, '>'), ('p', 'p_value', '>'), ('WFE %', 'wfe_%', '>'),
-            ('IC', 'ic', '>'), ('Sharpe', 'sharpe', '>'), *((p[:4], f'gate_{p}', '>') for p in GATE_PARTS), ('decision', None, '<')]
+            ('IC', 'ic', '>'), ('Sharpe', 'sharpe', '>'), *((a, f'gate_{p}', '>') for a, p in zip(('wfe', 'sig', 'coll', 'sign'), GATE_PARTS)), ('decision', None, '<')]
     rows = [[m, f"{_cell('accuracy', r['accuracy'])} ± {_cell('se', r['se'])}",
              *(_cell(k, r[k]) for _, k, _ in cols[2:-1]), 'passed' if r['passed'] else 'failed'] for m, r in df.iterrows()]
     w = [max(len(h), *(len(x[i]) for x in rows)) for i, (h, _, _) in enumerate(cols)]
@@ -370,7 +370,7 @@ def save(self:ProductionModel, root:str|Path|None=None) -> Path:
     _log.info(f"saved {', '.join(self.models)} for {self.symbol} to {dest}")
     return dest
 
-# %% ../nbs/13_pipeline.ipynb #50dc2129
+# %% ../nbs/13_pipeline.ipynb #6f8f2566
 def _missing_model(sym:str, root:Path, explicit:bool) -> dict:
     "What to say when no model is saved for `sym`: train one first (in Python words and in CLI words)."
     where = f" --models-dir {root}" if explicit else ''
@@ -389,16 +389,24 @@ def load(cls:ProductionModel, symbol:str, root:str|Path|None=None) -> Production
             sub = verify_artifact(folder/name)
             if sub.get('features_sha256') != man['features_sha256']:
                 raise ArtifactError(f"{src/name}: feature hash differs from the symbol manifest")
-            models[name] = m = MODELS[name].load(folder/name)
+            try: models[name] = m = MODELS[name].load(folder/name)
+            except (KeyError, TypeError, ValueError) as e:
+                raise ArtifactError(f"{src/name}: the saved model is unreadable ({type(e).__name__}: {e})") from None
             if list(getattr(m, 'feature_names_', man['features'])) != list(man['features']):
                 raise ArtifactError(f"{src/name}: the model was fitted on a different feature list than the manifest records")
-    return cls(sym, models, list(man['features']), man, PipelineConfig.from_dict(man['config']))
+    try: cfg = PipelineConfig.from_dict(man['config'])
+    except ConfigError as e: raise ArtifactError(f"{src}: the saved config is not valid for this stocknb ({e})") from None
+    return cls(sym, models, list(man['features']), man, cfg)
 
-# %% ../nbs/13_pipeline.ipynb #184aeb70
+# %% ../nbs/13_pipeline.ipynb #2cb798e2
+_MANIFEST_KEYS = ('config', 'data', 'gate', 'oof', 'validation')
+
 def _check_manifest(man:dict, src:Path) -> dict:
     "The checks of a production manifest beyond its hashes: kind, features against this code, models known."
     if man.get('stocknb_manifest') != 'production-model':
         raise ArtifactError(f"{src}: not a stocknb production model (manifest kind {man.get('stocknb_manifest')!r})")
+    lacks = [k for k in _MANIFEST_KEYS if not isinstance(man.get(k), dict)]
+    if lacks or 'training_last_date' not in man['data']: raise ArtifactError(f"{src}: the manifest lacks {lacks or ['data.training_last_date']}")
     feats = man.get('features')
     if not isinstance(feats, list) or not feats: raise ArtifactError(f"{src}: manifest has no feature list")
     if man.get('features_sha256') != feature_set_hash(feats):
