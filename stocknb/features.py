@@ -4,17 +4,17 @@
 
 # %% auto #0
 __all__ = ['FEATURES', 'FEATURE_NAMES', 'FEATURE_GROUPS', 'FEATURE_COUNT', 'WARMUP', 'warmup', 'PERTURBATIONS', 'Feature',
-           'feature_info', 'feature_set_hash', 'build_features', 'make_target', 'target_direction', 'Dataset',
-           'make_dataset', 'perturb_after', 'check_causal', 'plot_feature_correlation', 'plot_features',
-           'plot_target_distribution']
+           'feature_info', 'feature_set_hash', 'registry_sha256', 'build_features', 'make_target', 'target_direction',
+           'Dataset', 'check_features', 'make_dataset', 'perturb_after', 'check_causal', 'plot_feature_correlation',
+           'plot_features', 'plot_target_distribution']
 
-# %% ../nbs/02_features.ipynb #e514f7df
+# %% ../nbs/02_features.ipynb #485b02d7
 import hashlib
 from typing import Callable, NamedTuple
 import numpy as np
 import pandas as pd
 import talib
-from .core import DataError, LeakageError
+from .core import DataError, LeakageError, check_int
 from .data import OHLCV, validate_ohlcv
 
 # %% ../nbs/02_features.ipynb #0ecab56f
@@ -424,7 +424,7 @@ def _regime(b):
     out['ret_rank_60'] = _rank(b.r, 60)
     return out
 
-# %% ../nbs/02_features.ipynb #ec5862f7
+# %% ../nbs/02_features.ipynb #8832e9f9
 FEATURES: tuple = tuple(_REGISTRY.values())
 FEATURE_NAMES: tuple = tuple(f.name for f in FEATURES)
 FEATURE_GROUPS: tuple = tuple(dict.fromkeys(f.group for f in FEATURES))
@@ -440,6 +440,10 @@ def feature_set_hash(names=None) -> str:
     "sha256 of the feature names joined by newlines (default: all of `FEATURE_NAMES`, in order): the fingerprint saved models record."
     names = FEATURE_NAMES if names is None else tuple(names)
     return hashlib.sha256('\n'.join(names).encode()).hexdigest()
+
+def registry_sha256() -> str:
+    "sha256 of the whole registry (name, group, lookback, description of every feature): changes when any feature is redefined."
+    return hashlib.sha256('\n'.join('\t'.join(map(str, f)) for f in FEATURES).encode()).hexdigest()
 
 # %% ../nbs/02_features.ipynb #fd13b07c
 def build_features(df:pd.DataFrame, # daily OHLCV (checked with `validate_ohlcv`)
@@ -458,17 +462,12 @@ def build_features(df:pd.DataFrame, # daily OHLCV (checked with `validate_ohlcv`
         for n in names: out[:, pos[n]] = cols[n]
     return pd.DataFrame(out, index=df.index, columns=list(FEATURE_NAMES), copy=False)
 
-# %% ../nbs/02_features.ipynb #ea666d43
-def _check_horizon(horizon):
-    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
-        raise DataError(f"horizon must be an integer ≥ 1 (days ahead); got {horizon!r}")
-    return int(horizon)
-
+# %% ../nbs/02_features.ipynb #ee64ca1c
 def make_target(df:pd.DataFrame, # daily OHLCV
                 horizon:int=1, # days ahead, h ≥ 1
                ) -> pd.Series:
     "The forward log return `y[t] = log(Close[t+h] / Close[t])`, NaN on the last `h` rows; named `target_{h}d`."
-    h = _check_horizon(horizon)
+    h = check_int(horizon, 'horizon', 1)
     df = validate_ohlcv(df)
     lc = np.log(df['Close'].to_numpy())
     y = np.full(len(lc), np.nan)
@@ -479,7 +478,7 @@ def target_direction(y:pd.Series) -> pd.Series:
     "Direction of a target: 1.0 up, 0.0 down or flat, NaN where the target is unknown."
     return pd.Series(np.where(y.isna(), np.nan, (y > 0).astype('float64')), index=y.index, name=f'{y.name}_up')
 
-# %% ../nbs/02_features.ipynb #46bdc823
+# %% ../nbs/02_features.ipynb #2ab620ab
 class Dataset(NamedTuple):
     "Aligned features and target: training rows `X`, `y` and the live rows `X_live` (target not yet known)."
     X: pd.DataFrame       # features on rows WARMUP .. n-h-1
@@ -493,7 +492,9 @@ class Dataset(NamedTuple):
         "1.0 where `y` is up, 0.0 where it is down or flat."
         return target_direction(self.y)
 
-def _check_features(features):
+def check_features(features, # feature names (a name, a list), or None for all
+                  ) -> list:
+    "The list of feature names to use, in order: `FEATURE_NAMES` for None; unknown, duplicate or no names refused."
     if features is None: return list(FEATURE_NAMES)
     if isinstance(features, str): features = [features]
     features = list(features)
@@ -509,8 +510,8 @@ def make_dataset(df:pd.DataFrame, # daily OHLCV
                  features=None, # feature names to keep, in this order; default all of `FEATURE_NAMES`
                 ) -> Dataset:
     "Features and target aligned: `Dataset(X, y, X_live)` with warm-up rows dropped and the last `horizon` rows kept apart for live prediction."
-    h = _check_horizon(horizon)
-    cols = _check_features(features)
+    h = check_int(horizon, 'horizon', 1)
+    cols = check_features(features)
     df = validate_ohlcv(df)
     need = WARMUP + h + 1
     if len(df) < need:
@@ -667,7 +668,7 @@ def plot_feature_correlation(X:pd.DataFrame, # features (rows with NaN are dropp
     fig.legend(handles, gl, loc='outside right center', fontsize=8, frameon=False, title='group')
     return fig
 
-# %% ../nbs/02_features.ipynb #5703d431
+# %% ../nbs/02_features.ipynb #c9d7605a
 def plot_features(df:pd.DataFrame, # daily OHLCV
                   X:pd.DataFrame, # its features (`build_features(df)`)
                   names=('mom_20d', 'vol_cc_20', 'rsi_14', 'vol_pct_20_250'), # features to show, one panel each
@@ -676,7 +677,7 @@ def plot_features(df:pd.DataFrame, # daily OHLCV
                  ):
     "The close and a few features below it on a shared date axis; returns the `Figure`."
     import matplotlib.pyplot as plt
-    names = _check_features(names)
+    names = check_features(names)
     missing = [n for n in names if n not in X.columns]
     if missing: raise DataError(f"X has no column(s) {missing}")
     d, F = df.loc[start:end], X.loc[start:end, names]

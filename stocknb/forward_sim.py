@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['SimulationStep', 'BatchComparison', 'ForwardSimulationResults', 'ForwardSimulator', 'batch_predictions']
 
-# %% ../nbs/08_forward_sim.ipynb #729c1d8b
+# %% ../nbs/08_forward_sim.ipynb #59e082d5
 import datetime, time
 from dataclasses import dataclass, field, asdict
 from typing import Callable
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import DataError, LeakageError, get_logger
-from .data import validate_ohlcv
-from .features import WARMUP, build_features, make_target, _check_features, _check_horizon
-from .splits import _check_int, _fmt_date
+from .core import DataError, LeakageError, check_int, fmt_date, get_logger
+from .data import first_rows, validate_ohlcv
+from .features import WARMUP, build_features, make_target, check_features
+from .splits import block_rows
 from .metrics import ValidationMetrics
 from .backtest import Backtester, BacktestResult, positions_from_predictions
 from .walk_forward import check_model
@@ -51,7 +51,7 @@ class BatchComparison:
 
     def __str__(self): return self.reason
 
-# %% ../nbs/08_forward_sim.ipynb #35485d38
+# %% ../nbs/08_forward_sim.ipynb #ca96af29
 def _nan_note(nan_features:dict) -> str:
     if not nan_features: return ''
     names = sorted({n for v in nan_features.values() for n in v})
@@ -67,12 +67,12 @@ def _compare(sim:pd.Series, batch, tol:float, nan_features:dict) -> BatchCompari
         raise DataError(f"tol must be a finite number ≥ 0; got {tol!r}")
     bi = batch.index.tz_localize(None) if batch.index.tz is not None else batch.index
     batch = pd.Series(batch.to_numpy(dtype='float64'), index=pd.DatetimeIndex(bi).as_unit('us'))
-    if batch.index.has_duplicates: raise DataError(f"batch_predictions has duplicate dates, first {_fmt_date(batch.index[batch.index.duplicated()][0])}")
+    if batch.index.has_duplicates: raise DataError(f"batch_predictions has duplicate dates, first {fmt_date(batch.index[batch.index.duplicated()][0])}")
     present = sim.index.isin(batch.index)
     if not present.any():
-        span = f"{_fmt_date(batch.index.min())} … {_fmt_date(batch.index.max())}" if len(batch) else 'no dates'
+        span = f"{fmt_date(batch.index.min())} … {fmt_date(batch.index.max())}" if len(batch) else 'no dates'
         raise DataError(f"batch_predictions covers {span} but none of the {len(sim)} simulated decision dates "
-                        f"({_fmt_date(sim.index[0])} … {_fmt_date(sim.index[-1])}): nothing to compare")
+                        f"({fmt_date(sim.index[0])} … {fmt_date(sim.index[-1])}): nothing to compare")
     s = sim[present]
     a, b = s.to_numpy(), batch.reindex(s.index).to_numpy()
     na, nb = np.isnan(a), np.isnan(b)
@@ -83,17 +83,17 @@ def _compare(sim:pd.Series, batch, tol:float, nan_features:dict) -> BatchCompari
     mx = float(diff.max())
     if n_bad:
         reason = (f"INCONSISTENT: {n_bad} of {len(s)} decision dates differ from the batch by more than {tol:g} "
-                  f"(max |difference| {mx:.3g}, first on {_fmt_date(first)}): the batch predictions used information "
+                  f"(max |difference| {mx:.3g}, first on {fmt_date(first)}): the batch predictions used information "
                   "the day-by-day simulation did not have — look-ahead in the features or the model")
     elif n_missing:
         reason = (f"INCOMPLETE: the {len(s)} compared dates agree (max |difference| {mx:.3g} ≤ {tol:g}), but {n_missing} "
-                  f"simulated decision date(s) have no batch prediction, first {_fmt_date(sim.index[~present][0])}")
+                  f"simulated decision date(s) have no batch prediction, first {fmt_date(sim.index[~present][0])}")
     else:
         reason = (f"consistent: all {len(s)} decision dates agree with the batch (max |difference| {mx:.3g} ≤ {tol:g}): "
                   "no look-ahead detected")
     return BatchComparison(len(s), n_bad, mx, first, n_bad == 0 and n_missing == 0, reason + _nan_note(nan_features), float(tol), n_missing)
 
-# %% ../nbs/08_forward_sim.ipynb #fa9df959
+# %% ../nbs/08_forward_sim.ipynb #a85a925a
 @dataclass(eq=False)
 class ForwardSimulationResults:
     "The steps of a forward simulation with its backtest, direction metrics, retraining log and timing."
@@ -157,7 +157,7 @@ class ForwardSimulationResults:
         "The headline numbers in one dict."
         m = self.metrics()
         s, b = m.iloc[:, 0], m['buy & hold']
-        return {'steps': len(self), 'first day': _fmt_date(self.steps[0].date), 'last day': _fmt_date(self.steps[-1].date),
+        return {'steps': len(self), 'first day': fmt_date(self.steps[0].date), 'last day': fmt_date(self.steps[-1].date),
                 **{k: float(s[k]) for k in ('total return', 'sharpe', 'max drawdown', 'win rate', 'direction accuracy', 'direction se', 'direction p-value')},
                 'buy & hold total return': float(b['total return']), 'buy & hold sharpe': float(b['sharpe']), 'retrains': len(self.retrain_dates),
                 'missing predictions': int(np.isnan(self.predictions.to_numpy()).sum()), 'seconds per step': self.timing['seconds per step']}
@@ -178,11 +178,11 @@ class ForwardSimulationResults:
 
     def __repr__(self):
         if not self.steps: return 'ForwardSimulationResults(0 steps)'
-        return (f"ForwardSimulationResults({len(self)} steps {_fmt_date(self.steps[0].date)} … {_fmt_date(self.steps[-1].date)}, "
+        return (f"ForwardSimulationResults({len(self)} steps {fmt_date(self.steps[0].date)} … {fmt_date(self.steps[-1].date)}, "
                 f"sharpe {self.sharpe:+.2f}, direction accuracy {self.direction_accuracy:.3f} ± {self.direction_se:.3f}, "
                 f"{len(self.retrain_dates)} fit(s), {self.timing['seconds per step'] * 1e3:.0f} ms/step)")
 
-# %% ../nbs/08_forward_sim.ipynb #f75a77e1
+# %% ../nbs/08_forward_sim.ipynb #b8b09f0c
 def _is_factory(model) -> bool:
     if isinstance(model, type): return True                       # a class: calling it makes a fresh model
     if callable(getattr(model, 'predict', None)): return False    # an instance with predict: a fitted model
@@ -218,18 +218,18 @@ class ForwardSimulator:
             if not isinstance(backtester, Backtester): raise DataError(f"backtester must be a stocknb.backtest.Backtester; got {type(backtester).__name__}")
             if not backtester.apply_position_lag:
                 raise DataError("backtester has apply_position_lag=False; the simulator holds each position on the day after its decision, so it needs the lagged Backtester")
-        _check_horizon(horizon)
+        check_int(horizon, 'horizon', 1)
         if retrain_every is not None:
-            _check_int(retrain_every, 'retrain_every', 1)
+            check_int(retrain_every, 'retrain_every', 1)
             if not self.is_factory:
                 raise DataError(f"retrain_every={retrain_every} needs a model factory (a class or zero-argument callable); "
                                 f"got a fitted {type(model).__name__}, which the simulator uses unchanged")
-        if feature_fn is None and features is not None: _check_features(features)
+        if feature_fn is None and features is not None: check_features(features)
         elif features is not None and (isinstance(features, str) or not len(features)): raise DataError(f"features must be a non-empty list of column names; got {features!r}")
-        if warmup is not None: _check_int(warmup, 'warmup', 0)
+        if warmup is not None: check_int(warmup, 'warmup', 0)
         if not (isinstance(val_fraction, (int, float, np.floating)) and not isinstance(val_fraction, bool) and 0 <= val_fraction < 1):
             raise DataError(f"val_fraction must be a number in [0, 1); got {val_fraction!r}")
-        _check_int(min_train_rows, 'min_train_rows', 1); _check_int(verify_every, 'verify_every', 1)
+        check_int(min_train_rows, 'min_train_rows', 1); check_int(verify_every, 'verify_every', 1)
 
     @property
     def warmup_rows(self) -> int: return WARMUP if self.warmup is None else int(self.warmup)
@@ -244,7 +244,7 @@ class ForwardSimulator:
         return (f"ForwardSimulator({m}, retrain_every={self.retrain_every}, horizon={self.horizon}, "
                 f"features={'all' if self.features is None else len(self.features)}, cache_features={self.cache_features})")
 
-# %% ../nbs/08_forward_sim.ipynb #f20d6b36
+# %% ../nbs/08_forward_sim.ipynb #3fc9c70e
 @patch
 def _features(self:ForwardSimulator, cut:pd.DataFrame, d) -> pd.DataFrame:
     "Features of the cut frame; the last row must be the decision date `d`."
@@ -253,10 +253,10 @@ def _features(self:ForwardSimulator, cut:pd.DataFrame, d) -> pd.DataFrame:
     if not isinstance(F, pd.DataFrame) or not isinstance(F.index, pd.DatetimeIndex):
         raise DataError(f"feature_fn must return a DataFrame indexed by date; got {type(F).__name__}")
     if len(F) == 0 or F.index[-1] != d:
-        last = _fmt_date(F.index[-1]) if len(F) else 'no rows'
+        last = fmt_date(F.index[-1]) if len(F) else 'no rows'
         if len(F) and F.index[-1] > d:
-            raise LeakageError(f"feature_fn returned a row for {last}, after the last date it was given ({_fmt_date(d)})")
-        raise DataError(f"feature_fn returned rows up to {last}, but the last row it was given is {_fmt_date(d)}: "
+            raise LeakageError(f"feature_fn returned a row for {last}, after the last date it was given ({fmt_date(d)})")
+        raise DataError(f"feature_fn returned rows up to {last}, but the last row it was given is {fmt_date(d)}: "
                         "it must return one row per input row, the newest included (do not dropna)")
     if self.features is not None:
         miss = [c for c in self.features if c not in F.columns]
@@ -275,16 +275,17 @@ def _fit(self:ForwardSimulator, F:pd.DataFrame, cut:pd.DataFrame, T) -> tuple:
     if dropped: X, yy = X[ok], yy[ok]
     n = len(X)
     if n < self.min_train_rows:
-        raise DataError(f"at {_fmt_date(T)} only {n} training rows are complete ({dropped} dropped for NaN features); "
+        raise DataError(f"at {fmt_date(T)} only {n} training rows are complete ({dropped} dropped for NaN features); "
                         f"min_train_rows={self.min_train_rows}: start later or lower min_train_rows")
     n_val = int(round(n * self.val_fraction))
-    n_tr = n - n_val - (h if n_val else 0)
-    if n_tr < 1: raise DataError(f"at {_fmt_date(T)}: {n} rows leave no training rows after a validation block of {n_val} and a purge of {h}")
-    if X.index[-1] >= T or (len(yy) and yy.index[-1] >= T): raise LeakageError(f"internal: a training row at {_fmt_date(X.index[-1])} is not before {_fmt_date(T)}")
+    tr, va = block_rows(0, [n - n_val], n, h) if n_val else (np.arange(n), np.arange(0))
+    n_tr = len(tr)
+    if n_tr < 1: raise DataError(f"at {fmt_date(T)}: {n} rows leave no training rows after a validation block of {n_val} and a purge of {h}")
+    if X.index[-1] >= T or (len(yy) and yy.index[-1] >= T): raise LeakageError(f"internal: a training row at {fmt_date(X.index[-1])} is not before {fmt_date(T)}")
     m = check_model(self.model())
     t0 = time.perf_counter()
-    if n_val: m.fit(X.iloc[:n_tr], yy.iloc[:n_tr], X.iloc[n - n_val:], yy.iloc[n - n_val:])
-    else: m.fit(X.iloc[:n_tr], yy.iloc[:n_tr])
+    if n_val: m.fit(X.iloc[tr], yy.iloc[tr], X.iloc[va], yy.iloc[va])
+    else: m.fit(X.iloc[tr], yy.iloc[tr])
     rec = dict(date=T, train_rows=n_tr, train_first=X.index[0], train_last=X.index[n_tr - 1], val_rows=n_val,
                val_first=X.index[n - n_val] if n_val else pd.NaT, val_last=X.index[-1] if n_val else pd.NaT,
                dropped_rows=dropped, seconds=time.perf_counter() - t0)
@@ -298,11 +299,11 @@ def _check_cache(self:ForwardSimulator, cached:pd.DataFrame, fresh:pd.DataFrame,
     same = np.isclose(a, b, rtol=1e-12, atol=1e-12, equal_nan=True)
     if not same.all():
         i, j = np.argwhere(~same)[0]
-        raise LeakageError(f"cache_features=True is invalid for this feature_fn: feature {fresh.columns[j]!r} on {_fmt_date(fresh.index[w + i])} "
-                           f"is {a[i, j]:.10g} from the data before {_fmt_date(T)} but {b[i, j]:.10g} in the cached build over later data — "
+        raise LeakageError(f"cache_features=True is invalid for this feature_fn: feature {fresh.columns[j]!r} on {fmt_date(fresh.index[w + i])} "
+                           f"is {a[i, j]:.10g} from the data before {fmt_date(T)} but {b[i, j]:.10g} in the cached build over later data — "
                            "the feature reads the future; run with cache_features=False (the default)")
 
-# %% ../nbs/08_forward_sim.ipynb #30b40e90
+# %% ../nbs/08_forward_sim.ipynb #890517bd
 def _as_date(v, name:str):
     if v is None: return None
     if not isinstance(v, (str, datetime.date, np.datetime64)):
@@ -321,18 +322,18 @@ def _period(self:ForwardSimulator, idx:pd.DatetimeIndex, start, end) -> tuple:
            if self.is_factory else f"feature warm-up {self.warmup_rows} + 1 row to predict from")
     if len(idx) <= need:
         raise DataError(f"df has {len(idx)} rows; a forward simulation needs more than {need} ({why}) before its first day")
-    if s is not None and e is not None and e < s: raise DataError(f"end={_fmt_date(e)} is before start={_fmt_date(s)}")
+    if s is not None and e is not None and e < s: raise DataError(f"end={fmt_date(e)} is before start={fmt_date(s)}")
     i0 = need if s is None else int(idx.searchsorted(s, 'left'))
     i1 = len(idx) - 1 if e is None else int(idx.searchsorted(e, 'right')) - 1
     if s is not None and i0 < need:
-        raise DataError(f"start={_fmt_date(s)} leaves {i0} row(s) of history before it; need at least {need} ({why}); "
-                        f"the earliest admissible start is {_fmt_date(idx[need])}")
+        raise DataError(f"start={fmt_date(s)} leaves {i0} row(s) of history before it; need at least {need} ({why}); "
+                        f"the earliest admissible start is {fmt_date(idx[need])}")
     if i0 >= len(idx) or i1 < i0:
-        raise DataError(f"empty period: no trading day of df ({_fmt_date(idx[0])} … {_fmt_date(idx[-1])}) lies in "
-                        f"[{_fmt_date(s) if s is not None else 'start'}, {_fmt_date(e) if e is not None else 'end'}]")
+        raise DataError(f"empty period: no trading day of df ({fmt_date(idx[0])} … {fmt_date(idx[-1])}) lies in "
+                        f"[{fmt_date(s) if s is not None else 'start'}, {fmt_date(e) if e is not None else 'end'}]")
     return i0, i1
 
-# %% ../nbs/08_forward_sim.ipynb #2c2e7021
+# %% ../nbs/08_forward_sim.ipynb #8a166554
 @patch
 def run(self:ForwardSimulator,
         df:pd.DataFrame, # daily OHLCV (checked with `validate_ohlcv`; only its OHLCV columns are used)
@@ -350,15 +351,15 @@ def run(self:ForwardSimulator,
     close = data['Close'].to_numpy()
     rate = bt.cost_rate
     model = None if self.is_factory else self.model
-    cache = self._features(data.iloc[:i1].copy(), idx[i1 - 1]) if self.cache_features else None
+    cache = self._features(first_rows(data, i1), idx[i1 - 1]) if self.cache_features else None
     steps, preds, fits, retrain_dates, nan_feats = [], [], [], [], {}
     t_feat = t_pred = 0.0
     prev_pos, t_start = 0.0, time.perf_counter()
     for k, i in enumerate(tqdm(range(i0, i1 + 1), desc='forward simulation', disable=(None if progress is None else not progress), leave=False)):
         t0 = time.perf_counter()
         T, d = idx[i], idx[i - 1]
-        cut = data.iloc[:i].copy()                        # rows strictly before T: all the model and the features ever see
-        if not cut.index[-1] < T: raise LeakageError(f"internal: the cut for {_fmt_date(T)} ends on {_fmt_date(cut.index[-1])}")
+        cut = first_rows(data, i)                         # rows strictly before T: all the model and the features ever see
+        if not cut.index[-1] < T: raise LeakageError(f"internal: the cut for {fmt_date(T)} ends on {fmt_date(cut.index[-1])}")
         if cache is None: F = self._features(cut, d)
         else:
             F = cache.iloc[:i]
@@ -373,19 +374,19 @@ def run(self:ForwardSimulator,
         bad = ~np.isfinite(x.to_numpy(dtype='float64')[0])
         if bad.any(): nan_feats[d] = list(x.columns[bad])
         out = np.asarray(model.predict(x), dtype='float64').reshape(-1)
-        if out.shape != (1,): raise DataError(f"model.predict returned {out.size} values for the one row of {_fmt_date(d)}; expected shape (1,)")
+        if out.shape != (1,): raise DataError(f"model.predict returned {out.size} values for the one row of {fmt_date(d)}; expected shape (1,)")
         p = float(out[0])
         preds.append(p if np.isfinite(p) else np.nan)
         t_pred += time.perf_counter() - t2
         so_far = pd.Series(np.nan_to_num(preds, nan=0.0, posinf=0.0, neginf=0.0), index=idx[i0 - 1:i])
         pos = float(np.asarray(pos_fn(so_far), dtype='float64').reshape(-1)[-1])
-        if not np.isfinite(pos): raise DataError(f"position_fn returned {pos} for {_fmt_date(d)}; positions must be finite")
+        if not np.isfinite(pos): raise DataError(f"position_fn returned {pos} for {fmt_date(d)}; positions must be finite")
         r = close[i] / close[i - 1] - 1                   # revealed only now, after the decision
         cost = abs(pos - prev_pos) * rate
         steps.append(SimulationStep(T, d, preds[-1], pos, float(r), float(pos * r - cost), float(cost), refit, time.perf_counter() - t0))
         prev_pos = pos
     total = time.perf_counter() - t_start
-    if nan_feats: _log.warning("%d step(s) had NaN/inf features on the newest row (first %s: %s)", len(nan_feats), _fmt_date(next(iter(nan_feats))), next(iter(nan_feats.values()))[:5])
+    if nan_feats: _log.warning("%d step(s) had NaN/inf features on the newest row (first %s: %s)", len(nan_feats), fmt_date(next(iter(nan_feats))), next(iter(nan_feats.values()))[:5])
     n_nan = int(np.isnan(preds).sum())
     if n_nan: _log.warning("%d of %d predictions were NaN: those days are flat and count as misses", n_nan, len(preds))
     # the same positions through the Backtester: index = decision dates + the last trading day

@@ -4,18 +4,19 @@
 
 # %% auto #0
 __all__ = ['KINDS', 'TASKS', 'XGB_DEFAULTS', 'LGBM_DEFAULTS', 'PredictionCalibrator', 'GBMModel', 'GBMBaselineResult',
-           'train_gbm_baseline', 'plot_feature_importance', 'plot_predictions', 'check_booster_params', 'gbm_factory']
+           'train_gbm_validation', 'train_gbm_production', 'train_gbm_baseline', 'plot_feature_importance',
+           'plot_predictions', 'check_booster_params', 'gbm_factory']
 
-# %% ../nbs/06_gbm.ipynb #81088e88
+# %% ../nbs/06_gbm.ipynb #3afb9a60
 import inspect, json, math, os, re, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import ArtifactError, ConfigError, DataError, get_logger
-from .splits import three_way_split, ThreeWaySplit
+from fastcore.basics import patch
+from .core import ArtifactError, ConfigError, DataError, check_int, check_number, fmt_rows, get_logger
+from .splits import three_way_split, block_rows
 from .metrics import ValidationMetrics, calculate_wfe, detect_sign_imbalance, detect_variance_collapse, WFE
-from .walk_forward import _rng
 
 # %% ../nbs/06_gbm.ipynb #3fd2c4c3
 _log = get_logger(__name__)
@@ -70,7 +71,7 @@ class PredictionCalibrator:
 
     def __repr__(self): return f"PredictionCalibrator({self.method!r}{', fitted' if hasattr(self, 'n_fit_') else ''})"
 
-# %% ../nbs/06_gbm.ipynb #5a288384
+# %% ../nbs/06_gbm.ipynb #f532c464
 def _xy(X, y=None, name='X'):
     "Features as float32 (what both libraries use internally) and finite float64 targets."
     if isinstance(X, pd.Series): X = X.to_frame()
@@ -80,9 +81,12 @@ def _xy(X, y=None, name='X'):
     if y is None: return a, None
     t = np.asarray(y, dtype='float64').ravel()
     if len(t) != len(a): raise DataError(f"y has {len(t)} rows but {name} has {len(a)}")
-    if not np.isfinite(t).all(): raise DataError(f"y contains {int((~np.isfinite(t)).sum())} NaN/inf value(s); targets must be finite (make_dataset drops the rows without one)")
+    if not np.isfinite(t).all():
+        raise DataError(f"y contains {int((~np.isfinite(t)).sum())} NaN/inf value(s); targets must be finite "
+                        "(make_dataset drops the rows without one)")
     return a, t
 
+# %% ../nbs/06_gbm.ipynb #4d012e93
 class GBMModel:
     "XGBoost or LightGBM regressor on next-day log returns (or a direction classifier), implementing the `Model` interface."
     def __init__(self,
@@ -96,100 +100,119 @@ class GBMModel:
                  calibration:str='none', # 'none', 'median' or 'isotonic', fitted on the validation block in `fit`
                 ):
         PredictionCalibrator(calibration)   # validates the name
-        self.calibration = calibration
         if kind not in KINDS: raise DataError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
         if task not in TASKS: raise DataError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
         for nm, v in (('n_estimators', n_estimators), ('early_stopping_rounds', early_stopping_rounds), ('n_jobs', n_jobs)):
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1: raise DataError(f"{nm} must be a positive integer; got {v!r}")
-        self.kind, self.task, self.n_estimators, self.early_stopping_rounds = kind, task, int(n_estimators), int(early_stopping_rounds)
+            check_int(v, nm, 1)
+        self.kind, self.task, self.calibration = kind, task, calibration
+        self.n_estimators, self.early_stopping_rounds = int(n_estimators), int(early_stopping_rounds)
         self.seed, self.n_jobs, self.params = int(seed), int(n_jobs), dict(params or {})
 
-    def __repr__(self): return f"GBMModel(kind={self.kind!r}, task={self.task!r}, n_estimators={self.n_estimators}, seed={self.seed}, calibration={self.calibration!r})"
+    def __repr__(self):
+        return (f"GBMModel(kind={self.kind!r}, task={self.task!r}, n_estimators={self.n_estimators}, seed={self.seed}, "
+                f"calibration={self.calibration!r})")
 
     def _lib_params(self) -> dict:
+        reg = self.task == 'regression'
         if self.kind == 'xgb':
-            p = {**XGB_DEFAULTS, **self.params, 'seed': self.seed, 'nthread': self.n_jobs}
-            p['objective'] = 'reg:squarederror' if self.task == 'regression' else 'binary:logistic'
-            p['eval_metric'] = 'rmse' if self.task == 'regression' else 'logloss'
-        else:
-            p = {**LGBM_DEFAULTS, **self.params, 'seed': self.seed, 'num_threads': self.n_jobs,
-                 'deterministic': True, 'force_row_wise': True, 'verbosity': -1}
-            p['objective'] = 'regression' if self.task == 'regression' else 'binary'
-            p['metric'] = 'rmse' if self.task == 'regression' else 'binary_logloss'
-        return p
+            return {**XGB_DEFAULTS, **self.params, 'seed': self.seed, 'nthread': self.n_jobs,
+                    'objective': 'reg:squarederror' if reg else 'binary:logistic', 'eval_metric': 'rmse' if reg else 'logloss'}
+        return {**LGBM_DEFAULTS, **self.params, 'seed': self.seed, 'num_threads': self.n_jobs, 'deterministic': True,
+                'force_row_wise': True, 'verbosity': -1, 'objective': 'regression' if reg else 'binary',
+                'metric': 'rmse' if reg else 'binary_logloss'}
 
     def _label(self, t): return t if self.task == 'regression' else (t > 0).astype('float64')
 
-    def fit(self, X_train, y_train, X_val=None, y_val=None) -> 'GBMModel':
-        "Fit on the training rows; with a validation block, stop early on its loss (validation is never trained on)."
-        Xt, yt = _xy(X_train, y_train, 'X_train')
-        self.feature_names_ = [str(c) for c in X_train.columns] if isinstance(X_train, pd.DataFrame) else [f'f{i}' for i in range(Xt.shape[1])]
-        has_val = X_val is not None and y_val is not None and len(X_val) > 0
-        if has_val:
-            Xv, yv = _xy(X_val, y_val, 'X_val')
-            if Xv.shape[1] != Xt.shape[1]: raise DataError(f"X_val has {Xv.shape[1]} features but X_train has {Xt.shape[1]}")
-        t0 = time.perf_counter()
-        p = self._lib_params()
-        if self.kind == 'xgb':
-            import xgboost as xgb
-            dtr = xgb.DMatrix(Xt, self._label(yt), feature_names=self.feature_names_)
-            kw = dict(evals=[(xgb.DMatrix(Xv, self._label(yv), feature_names=self.feature_names_), 'val')],
-                      early_stopping_rounds=self.early_stopping_rounds) if has_val else {}
-            b = xgb.train(p, dtr, num_boost_round=self.n_estimators, verbose_eval=False, **kw)
-            self.best_iteration_ = int(b.best_iteration) + 1 if has_val else self.n_estimators
-            self.booster_ = b[:self.best_iteration_]        # keep exactly the trees that predict
-        else:
-            import lightgbm as lgb
-            dtr = lgb.Dataset(Xt, self._label(yt), feature_name=self.feature_names_, free_raw_data=True)
-            if has_val:
-                dv = lgb.Dataset(Xv, self._label(yv), reference=dtr)
-                b = lgb.train(p, dtr, num_boost_round=self.n_estimators, valid_sets=[dv],
-                              callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
-                self.best_iteration_ = int(b.best_iteration) or b.current_iteration()
-            else:
-                b = lgb.train(p, dtr, num_boost_round=self.n_estimators)
-                self.best_iteration_ = self.n_estimators
-            self.booster_ = lgb.Booster(model_str=b.model_to_string(num_iteration=self.best_iteration_))
-        self.fit_seconds_ = time.perf_counter() - t0
-        self.n_train_ = len(Xt)
-        self.calibrator_ = None
-        if self.calibration != 'none':
-            if not has_val: raise DataError(f"calibration={self.calibration!r} needs a validation block (X_val, y_val) to fit on")
-            self.calibrator_ = PredictionCalibrator(self.calibration).fit(self.predict_raw(X_val), yv)
-        return self
+# %% ../nbs/06_gbm.ipynb #9641befd
+@patch
+def _train_booster(self:GBMModel, Xt, yt, Xv=None, yv=None):
+    "The library's booster, early-stopped on (Xv, yv) when given; sets `booster_` and `best_iteration_`."
+    p, names, has_val = self._lib_params(), self.feature_names_, Xv is not None
+    if self.kind == 'xgb':
+        import xgboost as xgb
+        kw = dict(evals=[(xgb.DMatrix(Xv, self._label(yv), feature_names=names), 'val')],
+                  early_stopping_rounds=self.early_stopping_rounds) if has_val else {}
+        b = xgb.train(p, xgb.DMatrix(Xt, self._label(yt), feature_names=names), num_boost_round=self.n_estimators,
+                      verbose_eval=False, **kw)
+        self.best_iteration_ = int(b.best_iteration) + 1 if has_val else self.n_estimators
+        self.booster_ = b[:self.best_iteration_]        # keep exactly the trees that predict
+        return
+    import lightgbm as lgb
+    dtr = lgb.Dataset(Xt, self._label(yt), feature_name=names, free_raw_data=True)
+    if has_val:
+        b = lgb.train(p, dtr, num_boost_round=self.n_estimators, valid_sets=[lgb.Dataset(Xv, self._label(yv), reference=dtr)],
+                      callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
+        self.best_iteration_ = int(b.best_iteration) or b.current_iteration()
+    else:
+        b = lgb.train(p, dtr, num_boost_round=self.n_estimators)
+        self.best_iteration_ = self.n_estimators
+    self.booster_ = lgb.Booster(model_str=b.model_to_string(num_iteration=self.best_iteration_))
 
-    def _check_fitted(self):
-        if not hasattr(self, 'booster_'): raise DataError("this GBMModel is not fitted yet: call fit() first")
+# %% ../nbs/06_gbm.ipynb #f3282d66
+@patch
+def fit(self:GBMModel, X_train, y_train, X_val=None, y_val=None) -> GBMModel:
+    "Fit on the training rows; with a validation block, stop early on its loss (validation is never trained on)."
+    Xt, yt = _xy(X_train, y_train, 'X_train')
+    self.feature_names_ = ([str(c) for c in X_train.columns] if isinstance(X_train, pd.DataFrame)
+                           else [f'f{i}' for i in range(Xt.shape[1])])
+    Xv = yv = None
+    if X_val is not None and y_val is not None and len(X_val) > 0:
+        Xv, yv = _xy(X_val, y_val, 'X_val')
+        if Xv.shape[1] != Xt.shape[1]: raise DataError(f"X_val has {Xv.shape[1]} features but X_train has {Xt.shape[1]}")
+    t0 = time.perf_counter()
+    self._train_booster(Xt, yt, Xv, yv)
+    self.fit_seconds_, self.n_train_, self.calibrator_ = time.perf_counter() - t0, len(Xt), None
+    if self.calibration != 'none':
+        if Xv is None: raise DataError(f"calibration={self.calibration!r} needs a validation block (X_val, y_val) to fit on")
+        self.calibrator_ = PredictionCalibrator(self.calibration).fit(self.predict_raw(X_val), yv)
+    return self
 
-    def predict(self, X) -> np.ndarray:
-        "Predicted next-day log return (regression) or P(up) − 0.5 (classification: the sign is the direction), calibrated when fitted so; shape (n,)."
-        out = self.predict_raw(X)
-        return out if getattr(self, 'calibrator_', None) is None else self.calibrator_.transform(out)
+# %% ../nbs/06_gbm.ipynb #81eea352
+@patch
+def _check_fitted(self:GBMModel):
+    if not hasattr(self, 'booster_'): raise DataError("this GBMModel is not fitted yet: call fit() first")
 
-    def predict_raw(self, X) -> np.ndarray:
-        "The booster's prediction before any calibration."
-        self._check_fitted()
-        Xp, _ = _xy(X, name='X')
-        if Xp.shape[1] != len(self.feature_names_): raise DataError(f"X has {Xp.shape[1]} features but the model was fitted on {len(self.feature_names_)}")
-        if isinstance(X, pd.DataFrame) and [str(c) for c in X.columns] != self.feature_names_:
-            raise DataError("X's columns differ from the fitted feature names (same names, same order required)")
-        if self.kind == 'xgb':
-            import xgboost as xgb
-            out = self.booster_.predict(xgb.DMatrix(Xp, feature_names=self.feature_names_))
-        else: out = self.booster_.predict(Xp)
-        out = np.asarray(out, dtype='float64')
-        return out - 0.5 if self.task == 'classification' else out
+@patch
+def predict_raw(self:GBMModel, X) -> np.ndarray:
+    "The booster's prediction before any calibration."
+    self._check_fitted()
+    Xp, _ = _xy(X, name='X')
+    if Xp.shape[1] != len(self.feature_names_):
+        raise DataError(f"X has {Xp.shape[1]} features but the model was fitted on {len(self.feature_names_)}")
+    if isinstance(X, pd.DataFrame) and [str(c) for c in X.columns] != self.feature_names_:
+        raise DataError("X's columns differ from the fitted feature names (same names, same order required)")
+    if self.kind == 'xgb':
+        import xgboost as xgb
+        out = self.booster_.predict(xgb.DMatrix(Xp, feature_names=self.feature_names_))
+    else: out = self.booster_.predict(Xp)
+    out = np.asarray(out, dtype='float64')
+    return out - 0.5 if self.task == 'classification' else out
 
-    def feature_importance(self, importance_type:str='gain') -> pd.Series:
-        "Total gain (or split count with 'weight') per feature, sorted descending; features never used get 0."
-        self._check_fitted()
-        if self.kind == 'xgb':
-            d = self.booster_.get_score(importance_type='total_gain' if importance_type == 'gain' else 'weight')
-            s = pd.Series({f: d.get(f, 0.0) for f in self.feature_names_}, dtype='float64')
-        else:
-            s = pd.Series(self.booster_.feature_importance(importance_type='gain' if importance_type == 'gain' else 'split'),
-                          index=self.feature_names_, dtype='float64')
-        return s.sort_values(ascending=False)
+@patch
+def predict(self:GBMModel, X) -> np.ndarray:
+    "Predicted next-day log return (regression) or P(up) − 0.5 (classification: the sign is the direction), calibrated when fitted so."
+    out = self.predict_raw(X)
+    return out if getattr(self, 'calibrator_', None) is None else self.calibrator_.transform(out)
+
+# %% ../nbs/06_gbm.ipynb #440393f3
+@patch
+def adopt_calibration(self:GBMModel, other:GBMModel) -> GBMModel:
+    "Use the calibration `other` fitted on its validation block (a production model trained on all rows has none of its own)."
+    other._check_fitted()
+    self.calibration, self.calibrator_ = other.calibration, getattr(other, 'calibrator_', None)
+    return self
+
+@patch
+def feature_importance(self:GBMModel, importance_type:str='gain') -> pd.Series:
+    "Total gain (or split count with 'weight') per feature, sorted descending; features never used get 0."
+    self._check_fitted()
+    if self.kind == 'xgb':
+        d = self.booster_.get_score(importance_type='total_gain' if importance_type == 'gain' else 'weight')
+        s = pd.Series({f: d.get(f, 0.0) for f in self.feature_names_}, dtype='float64')
+    else:
+        s = pd.Series(self.booster_.feature_importance(importance_type='gain' if importance_type == 'gain' else 'split'),
+                      index=self.feature_names_, dtype='float64')
+    return s.sort_values(ascending=False)
 
 # %% ../nbs/06_gbm.ipynb #d0c7e81e
 _MODEL_FILE = {'xgb': 'model.json', 'lgbm': 'model.txt'}
@@ -269,63 +292,93 @@ class GBMBaselineResult:
                   f"variance: {self.collapse.reason}"]
         return '\n'.join(lines)
 
-# %% ../nbs/06_gbm.ipynb #841185a7
-def _rows(index, r) -> str: return f"{_rng(index, r)} ({len(r)} rows)"
+# %% ../nbs/06_gbm.ipynb #5a733668
+def _rows(index, r) -> str: return f"{fmt_rows(index, r)} ({len(r)} rows)"
 
+def _check_xy_frames(X, y):
+    if not isinstance(X, pd.DataFrame) or not isinstance(y, pd.Series):
+        raise DataError(f"X must be a DataFrame and y a Series; got {type(X).__name__} and {type(y).__name__}")
+    if not X.index.equals(y.index): raise DataError("X and y must share one index (use make_dataset)")
+
+def _result(final, mode, split, vm, tm, tcm, wfe, checked, cal_checked, yc, pred, n_trees, notes) -> GBMBaselineResult:
+    return GBMBaselineResult(final, mode, split, vm, tm, tcm, wfe, detect_sign_imbalance(checked, yc),
+                             detect_sign_imbalance(cal_checked, yc), detect_variance_collapse(checked, yc), pred,
+                             int(n_trees), notes)
+
+# %% ../nbs/06_gbm.ipynb #7c901376
+def train_gbm_validation(X:pd.DataFrame, # features (e.g. `make_dataset(df).X`)
+                         y:pd.Series, # next-day log returns aligned with X
+                         kind:str='xgb', # 'xgb' or 'lgbm'
+                         train:float=0.6, # training share
+                         val:float=0.2, # validation share (early stopping and calibration); the test block gets the rest
+                         purge:int=1, # rows dropped at each boundary (≥ horizon)
+                         **model_kw, # `GBMModel` arguments (task, calibration, seed, n_jobs, n_estimators, params, ...)
+                        ) -> GBMBaselineResult:
+    "Validation mode: train on the first block, stop early and calibrate on the second, score the untouched test block."
+    _check_xy_frames(X, y)
+    idx, sp = X.index, three_way_split(X, train=train, val=val, purge=purge)
+    tr, va, te = sp
+    m = GBMModel(kind, **model_kw).fit(X.iloc[tr], y.iloc[tr], X.iloc[va], y.iloc[va])
+    raw_v, raw_t, cal_t = m.predict_raw(X.iloc[va]), m.predict_raw(X.iloc[te]), m.predict(X.iloc[te])
+    vm, tm = ValidationMetrics.from_predictions(y.iloc[va], raw_v), ValidationMetrics.from_predictions(y.iloc[te], raw_t)
+    pred = pd.DataFrame({'block': ['val'] * len(va) + ['test'] * len(te), 'y': y.iloc[np.r_[va, te]].to_numpy(),
+                         'pred': np.r_[raw_v, raw_t], 'pred_calibrated': np.r_[m.predict(X.iloc[va]), cal_t]},
+                        index=idx[np.r_[va, te]])
+    split = {'train': _rows(idx, tr), 'val': _rows(idx, va), 'test': _rows(idx, te), 'purge': purge}
+    notes = [f"trained on {_rows(idx, tr)}; early stopping on {_rows(idx, va)}; scored on the untouched test block "
+             f"{_rows(idx, te)}"]
+    return _result(m, 'validation', split, vm, tm, ValidationMetrics.from_predictions(y.iloc[te], cal_t),
+                   calculate_wfe(vm.direction_accuracy, tm.direction_accuracy), raw_t, cal_t, y.iloc[te], pred,
+                   m.best_iteration_, notes)
+
+# %% ../nbs/06_gbm.ipynb #a90fd7cc
+def train_gbm_production(X:pd.DataFrame, # features (e.g. `make_dataset(df).X`)
+                         y:pd.Series, # next-day log returns aligned with X
+                         kind:str='xgb', # 'xgb' or 'lgbm'
+                         early_stopping:float=0.8, # share of rows the early-stopping model trains on; it stops on the rest
+                         purge:int=1, # rows dropped before the early-stopping block (≥ horizon)
+                         **model_kw, # `GBMModel` arguments (task, calibration, seed, n_jobs, n_estimators, params, ...)
+                        ) -> GBMBaselineResult:
+    "Production mode: find the tree count by early stopping on the last rows, then train on all rows with it scaled up."
+    _check_xy_frames(X, y)
+    idx, n = X.index, len(X)
+    k = int(round(n * check_number(early_stopping, 'early_stopping', 0, 1, lo_open=True, hi_open=True)))
+    if not 1 <= k < n - purge: raise DataError(f"production mode needs rows for early stopping: n={n}, early_stopping={early_stopping}")
+    tr, va = block_rows(0, [k + purge], n, purge)
+    es = GBMModel(kind, **model_kw).fit(X.iloc[tr], y.iloc[tr], X.iloc[va], y.iloc[va])
+    n_trees = max(1, int(math.ceil(es.best_iteration_ * n / len(tr))))
+    final = GBMModel(kind, **{**model_kw, 'n_estimators': n_trees, 'calibration': 'none'}).fit(X, y).adopt_calibration(es)
+    raw_v, cal_v = es.predict_raw(X.iloc[va]), es.predict(X.iloc[va])
+    pred = pd.DataFrame({'block': 'early-stopping', 'y': y.iloc[va].to_numpy(), 'pred': raw_v, 'pred_calibrated': cal_v},
+                        index=idx[va])
+    split = {'early_stopping_train': _rows(idx, tr), 'early_stopping_val': _rows(idx, va),
+             'final_train': _rows(idx, np.arange(n)), 'purge': purge}
+    notes = [f"early stopping on {_rows(idx, va)} after training on {_rows(idx, tr)} kept {es.best_iteration_} trees",
+             f"final model trained on all {n} rows with {n_trees} trees = {es.best_iteration_} × {n}/{len(tr)} "
+             "(more rows support proportionally more boosting rounds at the same learning rate; a heuristic, stated)",
+             f"calibration ({es.calibration}) fitted on the early-stopping block's predictions of the early-stopping model"]
+    wfe = WFE(float('nan'), 'production mode: there is no held-out test block; use the validation-mode or walk-forward run')
+    return _result(final, 'production', split, ValidationMetrics.from_predictions(y.iloc[va], raw_v), None, None, wfe,
+                   raw_v, cal_v, y.iloc[va], pred, n_trees, notes)
+
+# %% ../nbs/06_gbm.ipynb #1af9b851
 def train_gbm_baseline(X:pd.DataFrame, # features (e.g. `make_dataset(df).X`)
                        y:pd.Series, # next-day log returns aligned with X
                        kind:str='xgb', # 'xgb' or 'lgbm'
-                       train_on_full_data:bool=False, # False: validation mode (60/20/20); True: production mode (all rows)
+                       train_on_full_data:bool=False, # the seed's switch: False → `train_gbm_validation`, True → `train_gbm_production`
                        task:str='regression', # 'regression' or 'classification'
                        calibration:str='median', # fitted on the validation / early-stopping block only
-                       train:float=0.6, # validation mode: training share (production mode: train + val is the early-stopping split)
+                       train:float=0.6, # validation mode: training share (production mode: train + val trains the early-stopping model)
                        val:float=0.2, # validation share
                        purge:int=1, # rows dropped at each boundary (≥ horizon)
                        seed:int=42, # booster seed
                        n_jobs:int=1, # threads
                        **model_kw, # more `GBMModel` arguments (n_estimators, early_stopping_rounds, params)
                       ) -> GBMBaselineResult:
-    "Train a GBM baseline: validation mode scores the held-out test block; production mode trains on all rows with the early-stopped tree count scaled up."
-    if not isinstance(X, pd.DataFrame) or not isinstance(y, pd.Series): raise DataError(f"X must be a DataFrame and y a Series; got {type(X).__name__} and {type(y).__name__}")
-    if not X.index.equals(y.index): raise DataError("X and y must share one index (use make_dataset)")
-    mk = lambda **kw: GBMModel(kind, task, **{'seed': seed, 'n_jobs': n_jobs, 'calibration': calibration, **model_kw, **kw})
-    idx, nan = X.index, float('nan')
-    if not train_on_full_data:
-        sp = three_way_split(X, train=train, val=val, purge=purge)
-        tr, va, te = sp.train, sp.val, sp.test
-        m = mk().fit(X.iloc[tr], y.iloc[tr], X.iloc[va], y.iloc[va])
-        raw_v, raw_t = m.predict_raw(X.iloc[va]), m.predict_raw(X.iloc[te])
-        cal_t = m.predict(X.iloc[te])
-        vm, tm = ValidationMetrics.from_predictions(y.iloc[va], raw_v), ValidationMetrics.from_predictions(y.iloc[te], raw_t)
-        tcm = ValidationMetrics.from_predictions(y.iloc[te], cal_t)
-        wfe = calculate_wfe(vm.direction_accuracy, tm.direction_accuracy)
-        checked, cal_checked, yc = raw_t, cal_t, y.iloc[te]
-        pred = pd.DataFrame({'block': ['val'] * len(va) + ['test'] * len(te), 'y': y.iloc[np.r_[va, te]].to_numpy(),
-                             'pred': np.r_[raw_v, raw_t], 'pred_calibrated': np.r_[m.predict(X.iloc[va]), cal_t]}, index=idx[np.r_[va, te]])
-        split = {'train': _rows(idx, tr), 'val': _rows(idx, va), 'test': _rows(idx, te), 'purge': purge}
-        notes = [f"trained on {_rows(idx, tr)}; early stopping on {_rows(idx, va)}; scored on the untouched test block {_rows(idx, te)}"]
-        final, n_trees = m, m.best_iteration_
-    else:
-        n = len(X); k = int(round(n * (train + val)))
-        if not 1 <= k < n - purge: raise DataError(f"production mode needs rows for early stopping: n={n}, train+val={train + val}")
-        tr, va = np.arange(0, k), np.arange(k + purge, n)
-        es = mk().fit(X.iloc[tr], y.iloc[tr], X.iloc[va], y.iloc[va])
-        n_trees = max(1, int(math.ceil(es.best_iteration_ * n / len(tr))))
-        final = mk(n_estimators=n_trees, calibration='none').fit(X, y)
-        final.calibration, final.calibrator_ = calibration, es.calibrator_
-        raw_v = es.predict_raw(X.iloc[va])
-        vm, tm, tcm = ValidationMetrics.from_predictions(y.iloc[va], raw_v), None, None
-        wfe = WFE(nan, 'production mode: there is no held-out test block; use the validation-mode or walk-forward run')
-        checked, cal_checked, yc = raw_v, es.predict(X.iloc[va]), y.iloc[va]
-        pred = pd.DataFrame({'block': 'early-stopping', 'y': y.iloc[va].to_numpy(), 'pred': raw_v, 'pred_calibrated': cal_checked}, index=idx[va])
-        split = {'early_stopping_train': _rows(idx, tr), 'early_stopping_val': _rows(idx, va), 'final_train': _rows(idx, np.arange(n)), 'purge': purge}
-        notes = [f"early stopping on {_rows(idx, va)} after training on {_rows(idx, tr)} kept {es.best_iteration_} trees",
-                 f"final model trained on all {n} rows with {n_trees} trees = {es.best_iteration_} × {n}/{len(tr)} "
-                 "(more rows support proportionally more boosting rounds at the same learning rate; a heuristic, stated)",
-                 f"calibration ({calibration}) fitted on the early-stopping block's predictions of the early-stopping model"]
-    return GBMBaselineResult(final, 'production' if train_on_full_data else 'validation', split, vm, tm, tcm, wfe,
-                             detect_sign_imbalance(checked, yc), detect_sign_imbalance(cal_checked, yc),
-                             detect_variance_collapse(checked, yc), pred, int(n_trees), notes)
+    "The seed's entry point: one of the two modes, by `train_on_full_data`."
+    kw = dict(task=task, calibration=calibration, seed=seed, n_jobs=n_jobs, **model_kw)
+    if train_on_full_data: return train_gbm_production(X, y, kind, early_stopping=train + val, purge=purge, **kw)
+    return train_gbm_validation(X, y, kind, train=train, val=val, purge=purge, **kw)
 
 # %% ../nbs/06_gbm.ipynb #fec133d5
 def plot_feature_importance(model:GBMModel, top:int=20, ax=None):

@@ -122,7 +122,7 @@ def _rank(a:np.ndarray) -> np.ndarray:
     from scipy.stats import rankdata
     return rankdata(a)
 
-# %% ../nbs/04_metrics.ipynb #280e33c1
+# %% ../nbs/04_metrics.ipynb #1b2df0a8
 @dataclass(frozen=True)
 class ValidationMetrics:
     "How a block of predictions scores: direction accuracy (with s.e. and p-value), IC, errors, and the sign strategy's risk/return."
@@ -140,7 +140,7 @@ class ValidationMetrics:
     sharpe: float # annualized Sharpe of the sign strategy (rf = 0)
     sortino: float # annualized Sortino of the sign strategy
     max_drawdown: float # of the sign strategy's equity (≤ 0)
-    annual_return: float # mean daily sign-strategy return × periods
+    annual_return: float # geometric annual return of the sign strategy, `cagr` (empyrical's and quantstats' meaning)
     pred_std: float # standard deviation of the predictions (ddof = 0)
     frac_positive: float # share of finite predictions > 0
     periods: int = 252 # periods per year used to annualize
@@ -179,7 +179,7 @@ class ValidationMetrics:
                    sharpe=sharpe_ratio(strat, periods=periods) if many else nan,
                    sortino=sortino_ratio(strat, periods=periods) if many else nan,
                    max_drawdown=max_drawdown(strat) if many else nan,
-                   annual_return=float(strat.mean() * periods),
+                   annual_return=cagr(strat, periods) if len(strat) else nan,
                    pred_std=float(pf.std()) if len(pf) else nan,
                    frac_positive=float(np.mean(pf > 0)) if len(pf) else nan, periods=periods,
                    n_abstain=int(abstain.sum()))

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['MODELS', 'GATE_PARTS', 'PipelineConfig', 'ModelSpec', 'GateDecision', 'gate_decision', 'ValidationReport',
-           'PredictionResult', 'ProductionModel', 'registry_sha256', 'ProductionPipeline', 'model_staleness']
+           'PredictionResult', 'ProductionModel', 'ProductionPipeline', 'model_staleness']
 
-# %% ../nbs/13_pipeline.ipynb #8709e8f1
+# %% ../nbs/13_pipeline.ipynb #fcd90a35
 import datetime as _dt, math, sys, textwrap, time, uuid
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
@@ -14,17 +14,17 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import (ArtifactError, ConfigError, DataError, GateError, check_int, check_number, check_symbol,
+from .core import (ArtifactError, ConfigError, DataError, GateError, StateError, check_int, check_number, check_symbol,
                           get_logger, models_dir, set_seed)
-from .data import (load_ohlcv, validate_ohlcv, check_plausible, frame_hash, data_warnings, check_date, SOURCES,
-                          SEPARATORS)
-from .features import FEATURES, FEATURE_NAMES, WARMUP, build_features, make_dataset, feature_set_hash
+from .data import (load_ohlcv, validate_ohlcv, check_plausible, frame_hash, data_warnings, check_date, take_dates,
+                          SOURCES, SEPARATORS)
+from .features import WARMUP, build_features, make_dataset
 from .metrics import ValidationMetrics, WFE, detect_sign_imbalance, detect_variance_collapse
 from .walk_forward import WalkForwardValidator, WalkForwardResult
 from .gbm import GBMModel, gbm_factory, train_gbm_baseline
 from .backtest import Backtester, positions_from_predictions, compare_strategies
-from .artifacts import (write_artifact, write_manifest, verify_artifact, read_artifact, write_json, read_json,
-                               library_versions, check_writable, append_history, read_history, json_sha256, MANIFEST)
+from .artifacts import (check_writable, append_history, read_history, json_sha256, production_manifest,
+                               write_model_set, read_model_set)
 
 # %% ../nbs/13_pipeline.ipynb #880f20c0
 _log = get_logger(__name__)
@@ -229,14 +229,14 @@ class ValidationReport:
     def __str__(self): return self.to_text()
     def _repr_markdown_(self): return self.to_markdown()
 
-# %% ../nbs/13_pipeline.ipynb #6e2fd97e
+# %% ../nbs/13_pipeline.ipynb #dc2827a2
 @patch
 def to_frame(self:ValidationReport) -> pd.DataFrame:
-    "One row per model: OOF accuracy (± s.e., p), IC, Sharpe, both WFEs, consistency, the four gate parts and the decision."
+    "One row per model: OOF days, coverage (share with a call), accuracy on those (± s.e., p), IC, Sharpe, WFEs, checks, decision."
     rows = {}
     for m, r in self.results.items():
         o, g = r.oof_metrics, self.gates[m]
-        rows[m] = {'oof_n': o.n, 'accuracy': o.direction_accuracy, 'se': o.direction_se, 'p_value': o.direction_pvalue,
+        rows[m] = {'oof_n': o.n, 'coverage': o.coverage, 'accuracy': o.direction_accuracy, 'se': o.direction_se, 'p_value': o.direction_pvalue,
                    'ic': o.ic, 'sharpe': o.sharpe, 'wfe_%': float(r.wfe), 'pardo_wfe_%': float(r.pardo_wfe),
                    'consistency': r.consistency, 'pred_std_ratio': g.parts['collapse']['value'],
                    'max_sign_share': g.parts['sign']['value'], **{f'gate_{k}': v['passed'] for k, v in g.parts.items()},
@@ -253,8 +253,8 @@ def header(self:ValidationReport) -> list:
            f"one sign on ≤ {c.max_sign_share:.0%} of days"]
     return out + [f"data warning: {w}" for w in d.get('warnings', [])]
 
-# %% ../nbs/13_pipeline.ipynb #eab7b97f
-_FMT = {'accuracy': '{:.4f}', 'se': '{:.4f}', 'p_value': '{:.3g}', 'ic': '{:+.4f}', 'sharpe': '{:+.2f}', 'wfe_%': '{:.1f}',
+# %% ../nbs/13_pipeline.ipynb #5db0c0bc
+_FMT = {'coverage': '{:.0%}', 'accuracy': '{:.4f}', 'se': '{:.4f}', 'p_value': '{:.3g}', 'ic': '{:+.4f}', 'sharpe': '{:+.2f}', 'wfe_%': '{:.1f}',
         'pardo_wfe_%': '{:.1f}', 'consistency': '{:.0%}', 'pred_std_ratio': '{:.3f}', 'max_sign_share': '{:.1%}'}
 
 def _cell(c, v) -> str:
@@ -274,15 +274,15 @@ def to_markdown(self:ValidationReport) -> str:
     why = ''.join(f"- **{m}**: {g.reason}\n" for m, g in self.gates.items())
     return top + '\n\n' + head + body + '\n' + why
 
-# %% ../nbs/13_pipeline.ipynb #16065d2e
+# %% ../nbs/13_pipeline.ipynb #2c4ec3e0
 @patch
 def to_text(self:ValidationReport, width:int=100) -> str:
     "A compact plain-text table that fits `width` columns, with each failing model's reason wrapped below."
     df = self.to_frame()
-    cols = [('model', None, '<'), ('accuracy ± s.e.', None, '>'), ('p', 'p_value', '>'), ('WFE %', 'wfe_%', '>'),
+    cols = [('model', None, '<'), ('calls', 'coverage', '>'), ('accuracy ± s.e.', None, '>'), ('p', 'p_value', '>'), ('WFE %', 'wfe_%', '>'),
             ('IC', 'ic', '>'), ('Sharpe', 'sharpe', '>'), *((a, f'gate_{p}', '>') for a, p in zip(('wfe', 'sig', 'coll', 'sign'), GATE_PARTS)), ('decision', None, '<')]
-    rows = [[m, f"{_cell('accuracy', r['accuracy'])} ± {_cell('se', r['se'])}",
-             *(_cell(k, r[k]) for _, k, _ in cols[2:-1]), 'passed' if r['passed'] else 'failed'] for m, r in df.iterrows()]
+    rows = [[m, _cell('coverage', r['coverage']), f"{_cell('accuracy', r['accuracy'])} ± {_cell('se', r['se'])}",
+             *(_cell(k, r[k]) for _, k, _ in cols[3:-1]), 'passed' if r['passed'] else 'failed'] for m, r in df.iterrows()]
     w = [max(len(h), *(len(x[i]) for x in rows)) for i, (h, _, _) in enumerate(cols)]
     line = lambda xs: '  '.join(f"{x:{a}{n}}" for x, n, (_, _, a) in zip(xs, w, cols)).rstrip()
     wrap = lambda s: textwrap.fill(s, width, subsequent_indent='    ')
@@ -308,7 +308,7 @@ def plot(self:ValidationReport):
     fig.suptitle(f"{self.symbol}: validation report"); fig.tight_layout()
     return fig
 
-# %% ../nbs/13_pipeline.ipynb #4167dbbb
+# %% ../nbs/13_pipeline.ipynb #64fce9d3
 @dataclass
 class PredictionResult:
     "A production prediction for the next trading day."
@@ -317,7 +317,7 @@ class PredictionResult:
     date: str # the day the prediction is for: the next business day (exchange holidays are not modelled)
     predicted_return: float # mean of the models' predicted log returns for as_of → date
     direction: str # 'up', 'down' or 'flat'
-    confidence: float # the models' mean out-of-fold direction accuracy in walk-forward validation: a historical hit rate, not a probability for this day
+    oof_hit_rate: float # the models' mean out-of-fold direction accuracy in walk-forward validation: a past hit rate, not a probability
     position: float # position to hold during `date`, from `position_method`
     models_used: list # models that contributed
     per_model: dict # model name -> its prediction
@@ -330,18 +330,18 @@ class PredictionResult:
         flag = ('  [GATE OVERRIDDEN: models did not pass validation; all four checks were skipped]' if self.gate_overridden else '')
         flag += '  [IN-SAMPLE: the model has seen this day\'s label]' if self.in_sample else ''
         head = (f"{self.symbol} for {self.date} (data to {self.as_of}): predicted log return {self.predicted_return:+.5f} → "
-                f"{self.direction}, position {self.position:+.2f}; historical OOF hit rate {self.confidence:.1%}; "
+                f"{self.direction}, position {self.position:+.2f}; historical OOF hit rate {self.oof_hit_rate:.1%}; "
                 f"models {', '.join(self.models_used)}{flag}")
         return '\n'.join([head, *(f"warning: {n}" for n in self.notes)])
 
-# %% ../nbs/13_pipeline.ipynb #f61a3d4e
+# %% ../nbs/13_pipeline.ipynb #b14c2a82
 @dataclass(eq=False)
 class ProductionModel:
     "Fitted production models for one symbol, their features and manifest; `save`/`load` with verified, pickle-free artifacts."
     symbol: str
     models: dict # name -> fitted model
     features: list # feature names, in the order the models expect
-    manifest: dict # everything recorded at training time
+    manifest: dict # everything recorded at training time (`artifacts.production_manifest`)
     config: PipelineConfig
 
     def predict_frame(self, X:pd.DataFrame) -> pd.DataFrame:
@@ -351,26 +351,17 @@ class ProductionModel:
         Xf = X[self.features]
         return pd.DataFrame({m: mod.predict(Xf) for m, mod in self.models.items()}, index=X.index)
 
-# %% ../nbs/13_pipeline.ipynb #fcb47aa9
+# %% ../nbs/13_pipeline.ipynb #86560dd6
 @patch
 def save(self:ProductionModel, root:str|Path|None=None) -> Path:
     "Write atomically to `root/SYMBOL/` (default: the config's `models_dir`); the previous artifact stays intact if anything fails."
-    root = models_dir(root if root is not None else self.config.models_dir)
-    dest = root/check_symbol(self.symbol)
-    man = self.manifest
-    def writer(tmp:Path):
-        for name, m in self.models.items():
-            MODELS[name].save(m, tmp/name)
-            write_manifest(tmp/name, {'model': name, 'symbol': self.symbol, 'features_sha256': man['features_sha256'],
-                                      'validation': man['validation'].get(name), 'gate': man['gate'].get(name)})
-        write_json(tmp/'pipeline.json', {'symbol': self.symbol, 'models': list(self.models), 'features': self.features,
-                                         'oof': man['oof'], 'gate_overridden': man['gate_overridden'],
-                                         'config': self.config.to_dict()})
-    write_artifact(dest, writer, man, root=root)
+    root, man = models_dir(root if root is not None else self.config.models_dir), self.manifest
+    savers = {name: (lambda folder, name=name, m=m: MODELS[name].save(m, folder)) for name, m in self.models.items()}
+    meta = {name: {'validation': man['validation'].get(name), 'gate': man['gate'].get(name)} for name in self.models}
+    dest = write_model_set(root, self.symbol, savers, man, meta)
     _log.info(f"saved {', '.join(self.models)} for {self.symbol} to {dest}")
     return dest
 
-# %% ../nbs/13_pipeline.ipynb #6f8f2566
 def _missing_model(sym:str, root:Path, explicit:bool) -> dict:
     "What to say when no model is saved for `sym`: train one first (in Python words and in CLI words)."
     where = f" --models-dir {root}" if explicit else ''
@@ -381,53 +372,10 @@ def _missing_model(sym:str, root:Path, explicit:bool) -> dict:
 def load(cls:ProductionModel, symbol:str, root:str|Path|None=None) -> ProductionModel:
     "Load and verify `root/SYMBOL/` under its lock: hashes, no pickles, features equal to the code's; each problem an `ArtifactError`."
     sym, base = check_symbol(symbol), models_dir(root)
-    src = base/sym
-    with read_artifact(src, base, missing=_missing_model(sym, base, root is not None)) as folder:
-        man = _check_manifest(verify_artifact(folder), src)
-        models = {}
-        for name in man['models']:
-            sub = verify_artifact(folder/name)
-            if sub.get('features_sha256') != man['features_sha256']:
-                raise ArtifactError(f"{src/name}: feature hash differs from the symbol manifest")
-            try: models[name] = m = MODELS[name].load(folder/name)
-            except (KeyError, TypeError, ValueError) as e:
-                raise ArtifactError(f"{src/name}: the saved model is unreadable ({type(e).__name__}: {e})") from None
-            if list(getattr(m, 'feature_names_', man['features'])) != list(man['features']):
-                raise ArtifactError(f"{src/name}: the model was fitted on a different feature list than the manifest records")
+    man, models = read_model_set(base, sym, {n: s.load for n, s in MODELS.items()}, _missing_model(sym, base, root is not None))
     try: cfg = PipelineConfig.from_dict(man['config'])
-    except ConfigError as e: raise ArtifactError(f"{src}: the saved config is not valid for this stocknb ({e})") from None
+    except ConfigError as e: raise ArtifactError(f"{base/sym}: the saved config is not valid for this stocknb ({e})") from None
     return cls(sym, models, list(man['features']), man, cfg)
-
-# %% ../nbs/13_pipeline.ipynb #2cb798e2
-_MANIFEST_KEYS = ('config', 'data', 'gate', 'oof', 'validation')
-
-def _check_manifest(man:dict, src:Path) -> dict:
-    "The checks of a production manifest beyond its hashes: kind, features against this code, models known."
-    if man.get('stocknb_manifest') != 'production-model':
-        raise ArtifactError(f"{src}: not a stocknb production model (manifest kind {man.get('stocknb_manifest')!r})")
-    lacks = [k for k in _MANIFEST_KEYS if not isinstance(man.get(k), dict)]
-    if lacks or 'training_last_date' not in man['data']: raise ArtifactError(f"{src}: the manifest lacks {lacks or ['data.training_last_date']}")
-    feats = man.get('features')
-    if not isinstance(feats, list) or not feats: raise ArtifactError(f"{src}: manifest has no feature list")
-    if man.get('features_sha256') != feature_set_hash(feats):
-        raise ArtifactError(f"{src}: features_sha256 does not match the saved feature list (the manifest was edited)")
-    unknown = [f for f in feats if f not in FEATURE_NAMES]
-    if unknown: raise ArtifactError(f"{src}: the saved model uses feature(s) this version of stocknb does not compute: "
-                                    f"{unknown[:5]}; retrain it")
-    if man.get('registry_sha256') != registry_sha256():
-        raise ArtifactError(f"{src}: the feature registry changed since this model was saved (saved with stocknb "
-                            f"{man.get('versions', {}).get('stocknb')}, registry {str(man.get('registry_sha256'))[:12]}…; this "
-                            f"code {registry_sha256()[:12]}…): a feature may now be computed differently; retrain the model")
-    names = man.get('models')
-    if not isinstance(names, list) or not names: raise ArtifactError(f"{src}: the manifest lists no models")
-    bad = [n for n in names if n not in MODELS]
-    if bad: raise ArtifactError(f"{src}: unknown model(s) {bad} in the manifest")
-    return man
-
-def registry_sha256() -> str:
-    "sha256 of the whole feature registry (name, group, lookback, description of every feature): changes when any feature is redefined."
-    import hashlib
-    return hashlib.sha256('\n'.join('\t'.join(map(str, f)) for f in FEATURES).encode()).hexdigest()
 
 # %% ../nbs/13_pipeline.ipynb #815bbaaa
 class ProductionPipeline:
@@ -452,7 +400,7 @@ class ProductionPipeline:
         c = self.config
         return WalkForwardValidator(n_splits=c.n_splits, mode=c.wf_mode, purge=c.purge_rows, embargo=c.embargo)
 
-# %% ../nbs/13_pipeline.ipynb #e54460bd
+# %% ../nbs/13_pipeline.ipynb #eca6a81d
 @patch
 def load_data(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
               data:pd.DataFrame|None=None, # bars to use instead of loading (e.g. synthetic)
@@ -461,9 +409,7 @@ def load_data(self:ProductionPipeline, symbol:str|None=None, # default: config.s
     c = self.config
     sym = check_symbol(symbol or c.symbol)
     if data is not None:
-        df = validate_ohlcv(data, min_rows=WARMUP + 2)
-        if c.start or c.end: df = df.loc[check_date(c.start, 'start'):check_date(c.end, 'end')]
-        check_plausible(df)
+        df = check_plausible(take_dates(validate_ohlcv(data, min_rows=WARMUP + 2), c.start, c.end))
         for w in data_warnings(df): _log.warning(f"{sym}: {w}")
     elif sym in self._data: return self._data[sym]
     else: df = load_ohlcv(sym, source=c.source, path=c.path, start=c.start, end=c.end, sep=c.sep, decimal=c.decimal)
@@ -521,20 +467,21 @@ def _record(self:ProductionPipeline, rep:ValidationReport):
         _log.warning(f"{rep.symbol}: could not record this validation in the history under {self.root} ({e}); "
                      "`predict` cannot compare it with the saved model")
 
-# %% ../nbs/13_pipeline.ipynb #b2ab70c7
+# %% ../nbs/13_pipeline.ipynb #95e146cb
 @patch
 def train_production(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
                      data:pd.DataFrame|None=None, # bars to use instead of loading
                      save:bool=True, # write the artifacts to `root`/SYMBOL
-                     progress:bool|None=None,
                     ) -> ProductionModel:
     "Train the models that passed the gate on all rows and save them; `GateError` (nothing written) when none passed."
     c = self.config
     sym = check_symbol(symbol or c.symbol)
     if save: check_writable(self.root)
-    rep = self.report_
-    if rep is None or rep.symbol != sym or (data is not None and rep.data['sha256'] != frame_hash(validate_ohlcv(data))):
-        rep = self.run_validation(sym, data, progress)
+    rep, df = self._report(sym), self.load_data(sym, data)
+    if frame_hash(df) != rep.data['sha256']:
+        raise StateError(f"{sym}: the last validation used other bars ({rep.data['first_date']} … {rep.data['last_date']}, "
+                         f"sha256 {rep.data['sha256'][:12]}…) than these ({df.index[0]:%Y-%m-%d} … {df.index[-1]:%Y-%m-%d}, "
+                         f"{frame_hash(df)[:12]}…)", hint="call run_validation() with these bars first")
     if not rep.passed and not c.skip_gate:
         why = '; '.join(f"{m} failed {', '.join(g.failed)}" for m, g in rep.gates.items())
         raise GateError(f"{sym}: no model passed the validation gate ({why}), so nothing was trained or saved",
@@ -543,7 +490,7 @@ def train_production(self:ProductionPipeline, symbol:str|None=None, # default: c
     use, overridden = (rep.passed, False) if rep.passed else (list(c.models), True)
     if overridden: _log.warning(f"{sym}: skip_gate: training {use} although no model passed the gate; all four checks "
                                 f"({', '.join(GATE_PARTS)}) were skipped")
-    ds = self._dataset(self.load_data(sym, data))
+    ds = self._dataset(df)
     set_seed(c.seed)
     models, notes = {}, {}
     for name in use: models[name], notes[name] = MODELS[name].train_full(c, ds.X, ds.y)
@@ -552,21 +499,18 @@ def train_production(self:ProductionPipeline, symbol:str|None=None, # default: c
     self.production_ = pm
     return pm
 
-# %% ../nbs/13_pipeline.ipynb #58183702
+# %% ../nbs/13_pipeline.ipynb #acd26608
 def _manifest(rep:ValidationReport, ds, use:list, overridden:bool, notes:dict) -> dict:
-    "The top manifest of a production model: everything needed to audit it."
-    feats, R = list(ds.X.columns), rep.results
-    return {'stocknb_manifest': 'production-model', 'symbol': rep.symbol, 'models': use, 'versions': library_versions(),
-            'config': rep.config.to_dict(), 'features': feats, 'features_sha256': feature_set_hash(feats),
-            'registry_sha256': registry_sha256(), 'warmup': WARMUP,
-            'data': rep.data | {'training_first_date': f"{ds.X.index[0]:%Y-%m-%d}", 'training_last_date': f"{ds.X.index[-1]:%Y-%m-%d}"},
-            'validation_id': rep.id, 'validated_at': rep.created,
-            'validation': {m: {'oof': R[m].oof_metrics.to_dict(), 'wfe': float(R[m].wfe), 'wfe_reason': R[m].wfe.reason,
-                               'pardo_wfe': float(R[m].pardo_wfe), 'consistency': R[m].consistency} for m in R},
-            'gate': {m: g.to_dict() for m, g in rep.gates.items()}, 'gate_overridden': overridden,
-            'gate_skipped_checks': list(GATE_PARTS) if overridden else [],
-            'oof': {m: {'accuracy': R[m].oof_metrics.direction_accuracy, 'pred_std': R[m].oof_metrics.pred_std} for m in use},
-            'training_notes': notes}
+    "The production manifest of models `use` trained on `ds` after validation `rep`."
+    R = rep.results
+    return production_manifest(
+        rep.symbol, use, rep.config.to_dict(), list(ds.X.columns),
+        rep.data | {'training_first_date': f"{ds.X.index[0]:%Y-%m-%d}", 'training_last_date': f"{ds.X.index[-1]:%Y-%m-%d}"},
+        {m: {'oof': R[m].oof_metrics.to_dict(), 'wfe': float(R[m].wfe), 'wfe_reason': R[m].wfe.reason,
+             'pardo_wfe': float(R[m].pardo_wfe), 'consistency': R[m].consistency} for m in R},
+        {m: g.to_dict() for m, g in rep.gates.items()},
+        {m: {'accuracy': R[m].oof_metrics.direction_accuracy, 'pred_std': R[m].oof_metrics.pred_std} for m in use},
+        rep.id, rep.created, overridden, list(GATE_PARTS), notes)
 
 # %% ../nbs/13_pipeline.ipynb #a1798e9d
 def model_staleness(pm:ProductionModel, # a loaded production model
@@ -625,7 +569,7 @@ def _position(pm, pred) -> float:
     scale = float(np.mean([oof[m]['pred_std'] for m in oof]))
     return float(positions_from_predictions([pred], 'scaled', scale=scale if scale > 0 else None).iloc[0])
 
-# %% ../nbs/13_pipeline.ipynb #b42883e2
+# %% ../nbs/13_pipeline.ipynb #abc6b044
 @patch
 def backtest(self:ProductionPipeline, symbol:str|None=None) -> pd.DataFrame:
     "Each validated model's out-of-fold positions through the lagged `Backtester`, beside the baselines, over the OOF period."
@@ -658,9 +602,13 @@ def forward_simulate(self:ProductionPipeline, symbol:str|None=None, # default: c
     return sim.run(df, start=start, end=end, progress=progress)
 
 @patch
-def _report(self:ProductionPipeline, symbol):
+def _report(self:ProductionPipeline, symbol) -> ValidationReport:
+    "The validation of `symbol`; `StateError` when there is none (nothing runs a validation silently)."
     sym = check_symbol(symbol or self.config.symbol)
-    if self.report_ is None or self.report_.symbol != sym: self.run_validation(sym)
+    if self.report_ is None or self.report_.symbol != sym:
+        have = f" (the last one is of {self.report_.symbol})" if self.report_ is not None else ''
+        raise StateError(f"{sym}: not validated yet{have}", hint=f"call run_validation({sym!r}) first: it is the long step, "
+                         "and it is never run behind your back")
     return self.report_
 
 # %% ../nbs/13_pipeline.ipynb #2e882b89

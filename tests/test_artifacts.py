@@ -20,6 +20,7 @@ def source(tmp_path_factory):
     df = planted_signal_ohlcv(2500, phi=0.25, seed=21)
     pipe = ProductionPipeline(PipelineConfig(symbol='PL', models=('xgb',), model_params={'xgb': {'n_estimators': 300}},
                                              models_dir=str(root), skip_gate=True))
+    pipe.run_validation(data=df)
     pm = pipe.train_production(data=df)
     X = make_dataset(df).X.iloc[-50:]
     X.to_csv(root/'X.csv')

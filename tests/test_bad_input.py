@@ -332,7 +332,9 @@ def test_stale_model_is_reported(tworld, capsys):
     (tworld/'data'/'noise.csv').write_text(csv(random_walk_ohlcv(2500, seed=5)))
     models_before = models_snapshot(tworld/'models')
     cfg = PipelineConfig(symbol='PL', source='csv', path=str(tworld/'data'/'noise.csv'), models_dir=str(tworld/'models'), **FAST)
-    with pytest.raises(GateError, match=r'PL: no model passed the validation gate \(xgb failed'): ProductionPipeline(cfg).train_production()
+    pipe = ProductionPipeline(cfg)
+    pipe.run_validation()
+    with pytest.raises(GateError, match=r'PL: no model passed the validation gate \(xgb failed'): pipe.train_production()
     assert models_snapshot(tworld/'models') == models_before                       # the saved model is untouched ...
     code, out, err = run_cli(tworld, PREDICT, capsys)
     assert code == 0, err

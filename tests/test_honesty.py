@@ -65,6 +65,7 @@ def test_forward_simulator_reproduces_the_pipelines_batch_predictions(tmp_path):
     from stocknb.forward_sim import ForwardSimulator
     df = planted_signal_ohlcv(2500, phi=0.2, seed=11)
     pipe = ProductionPipeline(PipelineConfig(symbol='PL', models_dir=str(tmp_path), skip_wfe_check=True))
+    pipe.run_validation(data=df)
     pm = pipe.train_production(data=df, save=False)
     ds = make_dataset(df)
     for name, m in pm.models.items():

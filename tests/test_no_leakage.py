@@ -144,7 +144,15 @@ class TestWalkForwardNoOverlap:
             assert len(np.intersect1d(train, test)) == 0
             starts = test[np.r_[True, np.diff(test) != 1]]; ends = test[np.r_[np.diff(test) != 1, True]]
             for a in starts: assert not np.isin(np.arange(a - 3, a), train).any()
-            for b in ends: assert not np.isin(np.arange(b + 1, b + 1 + 2 + 2), train).any()
+            for b in ends: assert not np.isin(np.arange(b + 1, b + 1 + 3 + 2), train).any()      # purge + embargo after a run
+            for b in ends:
+                if b + 1 + 3 + 2 < 900 and b + 1 + 3 + 2 not in test: assert b + 1 + 3 + 2 in train  # and not one row more
+
+    def test_cpcv_defaults_never_train_on_the_row_after_a_test_run(self):
+        "That row's return features hold the run's last label (h = 1): it must be purged (skfolio's rule)."
+        for train, test in CombinatorialPurgedCV(6, 2).split(600):
+            ends = test[np.r_[np.diff(test) != 1, True]]
+            assert not np.isin(ends + 1, train).any()
 
 
 class TestThreeWaySplitNoLeakage:
@@ -516,7 +524,7 @@ class TestForwardSimulationNoLookAhead:
             (lambda: ForwardSimulator(fs_ridge, feature_fn='build_features'), r"feature_fn must be a callable"),
             (lambda: ForwardSimulator(fs_ridge, position_fn=1), r"position_fn must be a callable"),
             (lambda: ForwardSimulator(fs_ridge, backtester='5bps'), r"backtester must be a stocknb.backtest.Backtester; got str"),
-            (lambda: ForwardSimulator(fs_ridge, horizon=1.5), r"horizon must be an integer ≥ 1 \(days ahead\); got 1.5"),
+            (lambda: ForwardSimulator(fs_ridge, horizon=1.5), r"horizon must be an integer ≥ 1; got 1.5 \(float\)"),
             (lambda: sim.run(df, start=df.index[100]), r"start=\S+ leaves 100 row\(s\) of history before it; need at least 270 .* earliest admissible start is"),
             (lambda: ForwardSimulator(RidgeModel).run(df, start=df.index[400]), r"leaves 400 row\(s\) .* need at least 522"),
             (lambda: sim.run(df, start='yesterday-ish'), r"start must be a date .*; got 'yesterday-ish'"),
@@ -534,7 +542,7 @@ class TestForwardSimulationNoLookAhead:
             with pytest.raises(DataError, match=msg): f()
 
 # ---------------------------------------------------------------- end to end, through the pipeline
-from stocknb.core import GateError
+from stocknb.core import GateError, StateError
 from stocknb.data import frame_hash
 from stocknb.features import perturb_after, WARMUP
 from stocknb.pipeline import ProductionPipeline, PipelineConfig, ProductionModel
@@ -583,14 +591,18 @@ class TestNoLeakageIntegration:
 
     def test_gate_refuses_placebo_and_writes_nothing(self, tmp_path):
         pipe = ProductionPipeline(PipelineConfig(symbol='RW', models_dir=str(tmp_path), **FAST_PIPE))
+        rw = random_walk_ohlcv(2500, seed=5)
+        with pytest.raises(StateError, match="RW: not validated yet"): pipe.train_production(data=rw)   # nothing runs silently
+        pipe.run_validation(data=rw)
         with pytest.raises(GateError, match=r"RW: no model passed the validation gate \(xgb failed .*significance.*\), so nothing was trained"):
-            pipe.train_production(data=random_walk_ohlcv(2500, seed=5))
+            pipe.train_production(data=rw)
         assert [p.name for p in tmp_path.iterdir()] == ['.stocknb']            # the validation history only
         assert not (tmp_path/'RW').exists()
 
     def test_skip_wfe_check_is_recorded_everywhere(self, tmp_path):
         df = random_walk_ohlcv(2500, seed=5)
         pipe = ProductionPipeline(PipelineConfig(symbol='RW', models_dir=str(tmp_path), skip_wfe_check=True, **FAST_PIPE))
+        pipe.run_validation(data=df)
         pm = pipe.train_production(data=df)
         assert pm.manifest['gate_overridden'] is True and not pm.manifest['gate']['xgb']['passed']
         assert pm.manifest['gate_skipped_checks'] == ['wfe', 'significance', 'collapse', 'sign']
