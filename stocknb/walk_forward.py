@@ -345,7 +345,7 @@ def _check_xy(X, y):
         raise DataError(f"y has {int(bad.sum())} NaN/inf value(s), first at {where}: drop rows without a target (the last h rows) before validating")
     return yv
 
-# %% ../nbs/05_walk_forward.ipynb #8328df31
+# %% ../nbs/05_walk_forward.ipynb #d3c56f15
 @patch
 def validate(self:WalkForwardValidator, model_factory:ModelFactory, # zero-argument callable returning a fresh unfitted `Model`
               X, # features: DataFrame with a DatetimeIndex (or 2-D array)
@@ -367,7 +367,8 @@ def validate(self:WalkForwardValidator, model_factory:ModelFactory, # zero-argum
     if n_jobs == 1: runs = (_run_fold(model_factory, X, y, f, score_train) for f in folds)
     else:
         from joblib import Parallel, delayed
-        runs = Parallel(n_jobs=n_jobs, return_as='generator')(delayed(_run_fold)(model_factory, X, y, f, score_train) for f in folds)
+        runs = Parallel(n_jobs=n_jobs, return_as='generator', max_nbytes=None)(   # no memmapped temp folders to leak
+            delayed(_run_fold)(model_factory, X, y, f, score_train) for f in folds)
     results, warnings, oof_parts = [], [], []
     for f, r in tqdm(zip(folds, runs), total=len(folds), desc='walk-forward folds', disable=(None if progress is None else not progress), leave=False):
         for name in ('val', 'test'):

@@ -7,9 +7,16 @@ nbdev's own preprocessing (`show_doc` rendered, hidden cells and export directiv
 `_proc/`. With quarto on PATH, quarto renders it exactly as `nbdev_docs` would. Without quarto (it
 cannot be installed offline) the pure-Python `smalldocs` renders the site from the same `_proc/`
 and the same `_quarto.yml`, and the README is `index.ipynb` converted by nbconvert. Exits non-zero
-on any failure."""
-import argparse, json, re, shutil, subprocess, sys
+on any failure, and on any internal link (in the site or the README) that does not resolve.
+
+Pages are named as nbdev and quarto name them, from each notebook's `output-file` (`00_core.ipynb`
+becomes `core.html`), so the links nbdev writes (`…/core.html#check_symbol`) work. Links to the
+published site (`doc_host` + `doc_baseurl`) are made relative in the built pages, so the same site
+works opened from disk and served from its host. To read it: `python -m http.server -d _docs`
+and open http://localhost:8000, or open `_docs/index.html` in a browser."""
+import argparse, html.parser, json, re, shutil, subprocess, sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +27,25 @@ def preprocess():
     shutil.rmtree(ROOT/'_proc', ignore_errors=True)
     cache, cfg, _ = q._pre_docs(n_workers=1)
     return Path(cache), cfg
+
+def name_pages(cache:Path):
+    "Rename each processed notebook after its `output-file` (what quarto would call the page) and fix the sidebar."
+    renamed = {}
+    for nb in sorted(cache.glob('*.ipynb')):
+        d = json.loads(nb.read_text(encoding='utf-8'))
+        src = ''.join(d['cells'][0]['source']) if d['cells'] and d['cells'][0]['cell_type'] == 'raw' else ''
+        m = re.search(r'^output-file:\s*(\S+)\.html\s*$', src, re.M)
+        if not m: continue
+        d['cells'][0]['source'] = re.sub(r'^output-file:.*\n', '', src, flags=re.M)
+        target = cache/f'{m.group(1)}.ipynb'
+        nb.unlink(); target.write_text(json.dumps(d, indent=1), encoding='utf-8')
+        renamed[nb.name] = target.name
+    side = cache/'sidebar.yml'
+    if side.exists():
+        txt = side.read_text(encoding='utf-8')
+        for a, b in renamed.items(): txt = re.sub(rf'(?<![\w/]){re.escape(a)}\b', b, txt)
+        side.write_text(txt, encoding='utf-8')
+    return renamed
 
 def _front_matter(nb):
     "Title and description from the raw front-matter cell nbdev writes, and the cells after it."
@@ -48,6 +74,50 @@ def readme(cache:Path):
     (ROOT/'README.md').write_text(text, encoding='utf-8')
     print(f"wrote README.md ({len(text):,} characters)")
 
+def site_url(cfg) -> str:
+    "The published site's address, ending in '/'."
+    return cfg.doc_host.rstrip('/') + '/' + cfg.doc_baseurl.strip('/') + '/'
+
+def relative_links(out:Path, cfg):
+    "Make links to the published site relative, so the built site also works from disk."
+    url = site_url(cfg)
+    for f in out.rglob('*.html'):
+        txt = f.read_text(encoding='utf-8')
+        new = txt.replace(f'href="{url}', 'href="')
+        if new != txt: f.write_text(new, encoding='utf-8')
+
+class _Links(html.parser.HTMLParser):
+    "Collects hrefs/srcs and element ids of one HTML page."
+    def __init__(self):
+        super().__init__(); self.links, self.ids = [], set()
+    def handle_starttag(self, tag, attrs):
+        for k, v in attrs:
+            if k in ('href', 'src') and v: self.links.append(v)
+            if k in ('id', 'name') and v: self.ids.add(v)
+
+def _parse(f:Path) -> _Links:
+    p = _Links(); p.feed(f.read_text(encoding='utf-8')); return p
+
+def check_links(out:Path, cfg) -> list:
+    "Every internal link of the site and every README link to the published site must name an existing page and anchor."
+    pages, dead = {f: _parse(f) for f in out.rglob('*.html')}, []
+    def check(where, link, base:Path):
+        u = urlsplit(link)
+        if u.scheme or link.startswith(('//', 'mailto:', 'javascript:')): return
+        target = (base.parent/u.path).resolve() if u.path else where.resolve() if isinstance(where, Path) else None
+        if target is None or not target.exists() or (target.is_dir() and not (target/'index.html').exists()):
+            dead.append(f"{where}: {link} (no such file)"); return
+        if target.is_dir(): target = target/'index.html'
+        if u.fragment and target.suffix == '.html':
+            ids = pages[target].ids if target in pages else _parse(target).ids
+            if u.fragment not in ids: dead.append(f"{where}: {link} (no anchor #{u.fragment})")
+    for f, p in pages.items():
+        for link in p.links: check(f, link, f)
+    url = site_url(cfg)
+    for link in re.findall(r'\]\((\S+?)\)', (ROOT/'README.md').read_text(encoding='utf-8')):
+        if link.startswith(url): check(Path('README.md'), link[len(url):] or 'index.html', out/'index.html')
+    return dead
+
 def site(cache:Path, cfg):
     "Render the site into _docs/ with quarto when present, else smalldocs."
     out = ROOT/cfg.doc_path.name
@@ -62,8 +132,12 @@ def site(cache:Path, cfg):
         if not built.exists(): built = cache/'_site'
         if not (built/'index.html').exists(): sys.exit(f"docs build produced no index.html in {built}")
         shutil.move(str(built), str(out))
+    relative_links(out, cfg)
     pages = sorted(p.name for p in out.glob('*.html'))
     print(f"wrote {out.relative_to(ROOT)}/ ({len(pages)} pages: {', '.join(pages)})")
+    dead = check_links(out, cfg)
+    if dead: sys.exit(f"{len(dead)} dead internal link(s):\n" + '\n'.join(dead[:50]))
+    print("every internal link of the site and of the README resolves")
     return out
 
 def main():
@@ -72,6 +146,8 @@ def main():
     a = ap.parse_args()
     cache, cfg = preprocess()
     readme(cache)
-    if not a.readme: site(cache, cfg)
+    if not a.readme:
+        name_pages(cache)
+        site(cache, cfg)
 
 if __name__ == '__main__': main()
