@@ -28,7 +28,7 @@ LOCK_TIMEOUT = 120.0        # seconds a writer or reader waits for an artifact's
 PICKLE_SUFFIXES = ('.pkl', '.pickle', '.joblib', '.dill', '.sav', '.pck', '.cloudpickle')
 _log = get_logger(__name__)
 
-# %% ../nbs/12a_artifacts.ipynb #1db8ffe6
+# %% ../nbs/12a_artifacts.ipynb #d69e6422
 def to_jsonable(o):
     "Recursively convert NumPy/pandas/Path values to plain JSON types; NaN and ±inf become `None`."
     if isinstance(o, dict): return {str(k): to_jsonable(v) for k, v in o.items()}
@@ -61,7 +61,8 @@ def read_json(path:str|Path):
     path = Path(path)
     try: return json.loads(path.read_text(encoding='utf-8'))
     except FileNotFoundError: raise ArtifactError(f"missing file: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ArtifactError(f"not valid JSON: {path} ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"not valid JSON: {path} ({e})") from None
 
 # %% ../nbs/12a_artifacts.ipynb #1530f276
 def sha256_file(path:str|Path, chunk:int=1<<20) -> str:
@@ -78,8 +79,9 @@ def is_pickle(path:str|Path) -> bool:
     with open(path, 'rb') as f: head = f.read(2)
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
-# %% ../nbs/12a_artifacts.ipynb #5632d777
-_VERSIONED = ('stocknb', 'numpy', 'pandas', 'scikit-learn', 'scipy', 'xgboost', 'lightgbm', 'tensorflow', 'keras', 'PyWavelets', 'TA-Lib')
+# %% ../nbs/12a_artifacts.ipynb #0ec2c2ed
+_VERSIONED = ('stocknb', 'numpy', 'pandas', 'scikit-learn', 'scipy', 'xgboost', 'lightgbm', 'tensorflow', 'keras',
+              'PyWavelets', 'TA-Lib')
 
 def library_versions(names=_VERSIONED) -> dict:
     "Installed versions of stocknb, Python and the libraries whose formats artifacts use (`None` when absent)."
@@ -117,7 +119,7 @@ def check_writable(root:str|Path, # the folder a run will write into
         raise ArtifactError(f"cannot write to the {what} {root}: {e.strerror or type(e).__name__}", **hint) from None
     return root
 
-# %% ../nbs/12a_artifacts.ipynb #53ffd6c3
+# %% ../nbs/12a_artifacts.ipynb #0ab6fc73
 @contextlib.contextmanager
 def artifact_lock(root:str|Path, # the artifacts root
                   name:str, # the artifact's folder name, e.g. 'AAPL'
@@ -134,7 +136,8 @@ def artifact_lock(root:str|Path, # the artifacts root
     try: lock.acquire()
     except Timeout:
         raise ArtifactError(f"another process has held the lock of {name} for over {timeout:g} s ({path})",
-                            hint="wait for it to finish, or stop it; a lock is released when its process ends") from None
+                            hint="wait for it to finish, or stop it; a lock is released when its process ends"
+                            ) from None
     try: yield True
     finally: lock.release()
 
@@ -170,9 +173,9 @@ def recover_artifact(dest:str|Path, # an artifact folder, e.g. saved_models/AAPL
     check_inside(root, dest, 'recover')
     with artifact_lock(root, dest.name, timeout): return _recover_locked(root, dest.name)
 
-# %% ../nbs/12a_artifacts.ipynb #a372d989
+# %% ../nbs/12a_artifacts.ipynb #8040abfe
 def hash_files(root:str|Path) -> dict:
-    "sha256 of every file under `root` (relative POSIX path → hex), `manifest.json` at the top excluded; refuses pickles and symlinks."
+    "sha256 of every file under `root` (relative path → hex) but the top `manifest.json`; refuses pickles and symlinks."
     root = Path(root)
     files = {}
     for p in sorted(root.rglob('*')):
@@ -180,14 +183,15 @@ def hash_files(root:str|Path) -> dict:
         if not p.is_file(): continue
         rel = p.relative_to(root).as_posix()
         if rel == MANIFEST: continue
-        if is_pickle(p): raise ArtifactError(f"refusing to save a pickled file: {rel} (use the library's own format or JSON)")
+        if is_pickle(p):
+            raise ArtifactError(f"refusing to save a pickled file: {rel} (use the library's own format or JSON)")
         files[rel] = sha256_file(p)
     return files
 
 def write_manifest(folder:str|Path, # a folder of artifact files
                    meta:dict|None=None, # metadata to record
                   ) -> dict:
-    "Write `folder/manifest.json`: `meta`, `format_version`, `created`, every other file's sha256, and its own (`manifest_sha256`)."
+    "Write `folder/manifest.json`: `meta`, format version, time, every other file's sha256, and its own."
     folder = Path(folder)
     man = dict(meta or {})
     man.pop('manifest_sha256', None)
@@ -198,17 +202,18 @@ def write_manifest(folder:str|Path, # a folder of artifact files
     write_json(folder/MANIFEST, man)
     return man
 
-# %% ../nbs/12a_artifacts.ipynb #ba5b42f5
+# %% ../nbs/12a_artifacts.ipynb #5bf6f289
 def write_artifact(dest:str|Path, # the folder to create or replace, e.g. saved_models/AAPL
                    writer:Callable[[Path], None], # fills the folder it is given with the artifact's files
                    manifest:dict|None=None, # metadata to record; `files`, `format_version`, `created` are added
                    root:str|Path|None=None, # the root `dest` must lie directly inside (default: `dest`'s parent)
                    timeout:float=LOCK_TIMEOUT, # seconds to wait for another writer or reader of `dest`
                   ) -> Path:
-    "Atomically create or replace folder `dest` with what `writer` writes, plus a hashed `manifest.json`; on any failure `dest` is untouched."
+    "Atomically create or replace `dest` with what `writer` writes and a hashed manifest; on failure `dest` stays."
     dest = Path(dest); root = Path(root) if root is not None else dest.parent
     check_inside(root, dest, 'replace')
-    if dest.resolve().parent != root.resolve(): raise ArtifactError(f"refusing to write {dest}: not directly inside {root}")
+    if dest.resolve().parent != root.resolve():
+        raise ArtifactError(f"refusing to write {dest}: not directly inside {root}")
     name, token = dest.name, f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     with artifact_lock(root, name, timeout):
         _recover_locked(root, name)
@@ -224,7 +229,8 @@ def write_artifact(dest:str|Path, # the folder to create or replace, e.g. saved_
         except BaseException as e:
             _remove(root, tmp)
             if isinstance(e, ArtifactError) or not isinstance(e, Exception): raise
-            raise ArtifactError(f"saving {dest} failed ({type(e).__name__}: {e}); the previous artifact, if any, is untouched") from e
+            raise ArtifactError(f"saving {dest} failed ({type(e).__name__}: {e}); "
+                                "the previous artifact, if any, is untouched") from e
         _remove(root, old)
     return dest
 
@@ -237,21 +243,9 @@ def _swap(root:Path, tmp:Path, dest:Path, old:Path):
         if moved: os.replace(old, dest)
         raise
 
-# %% ../nbs/12a_artifacts.ipynb #dfa9e619
-def verify_artifact(src:str|Path, # an artifact folder written by `write_artifact`
-                    features:list|None=None, # when given, the manifest's `features` must equal this list, in order
-                   ) -> dict:
-    "Check an artifact folder (manifest intact, every hash matches, no unlisted or pickled files, features match); return its manifest."
-    src = Path(src)
-    if not src.is_dir(): raise ArtifactError(f"no saved model at {src}")
-    man = read_json(src/MANIFEST)
-    if not isinstance(man, dict) or not isinstance(man.get('files'), dict):
-        raise ArtifactError(f"{src/MANIFEST} is not a stocknb manifest (no 'files' table)")
-    if man.get('format_version') != FORMAT_VERSION:
-        raise ArtifactError(f"{src}: artifact format {man.get('format_version')!r} is not supported (this stocknb reads format {FORMAT_VERSION})",
-                            hint="train and save the model again with this version")
-    if man.get('manifest_sha256') != json_sha256({k: v for k, v in man.items() if k != 'manifest_sha256'}):
-        raise ArtifactError(f"{src}: {MANIFEST} was changed after saving (its content no longer matches its own sha256)")
+# %% ../nbs/12a_artifacts.ipynb #02e568c7
+def _check_files(src:Path, listed:dict):
+    "The files of `src` are exactly those `listed`, none pickled or linked, each with its recorded sha256."
     present = {}
     for p in sorted(src.rglob('*')):
         if p.is_symlink(): raise ArtifactError(f"{src}: symbolic link in artifact: {p.relative_to(src)}")
@@ -259,21 +253,39 @@ def verify_artifact(src:str|Path, # an artifact folder written by `write_artifac
         if p.is_file() and rel != MANIFEST: present[rel] = p
     for rel, p in present.items():
         if is_pickle(p): raise ArtifactError(f"{src}: refusing to load a pickled file: {rel}")
-    listed = man['files']
     missing = sorted(set(listed) - set(present))
     if missing: raise ArtifactError(f"{src}: file(s) listed in the manifest are missing: {missing}")
     extra = sorted(set(present) - set(listed))
     if extra: raise ArtifactError(f"{src}: file(s) not listed in the manifest: {extra}")
     for rel, want in listed.items():
         got = sha256_file(present[rel])
-        if got != want: raise ArtifactError(f"{src}: sha256 mismatch for {rel}: manifest {want[:12]}…, file {got[:12]}… (changed or corrupted after saving)")
-    if features is not None:
-        saved = man.get('features')
-        if saved != list(features):
-            a, b = list(saved or []), list(features)
-            diff = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-            raise ArtifactError(f"{src}: feature list differs from the code's: saved {len(a)} features, code has {len(b)}; "
-                                f"first difference at position {diff}: {a[diff] if diff < len(a) else None!r} vs {b[diff] if diff < len(b) else None!r}")
+        if got != want:
+            raise ArtifactError(f"{src}: sha256 mismatch for {rel}: manifest {want[:12]}…, file {got[:12]}… "
+                                "(changed or corrupted after saving)")
+
+def verify_artifact(src:str|Path, # an artifact folder written by `write_artifact`
+                    features:list|None=None, # when given, the manifest's `features` must equal this list, in order
+                   ) -> dict:
+    "Check an artifact folder (manifest intact, hashes, no unlisted or pickled files, features); return its manifest."
+    src = Path(src)
+    if not src.is_dir(): raise ArtifactError(f"no saved model at {src}")
+    man = read_json(src/MANIFEST)
+    if not isinstance(man, dict) or not isinstance(man.get('files'), dict):
+        raise ArtifactError(f"{src/MANIFEST} is not a stocknb manifest (no 'files' table)")
+    if man.get('format_version') != FORMAT_VERSION:
+        raise ArtifactError(f"{src}: artifact format {man.get('format_version')!r} is not supported "
+                            f"(this stocknb reads format {FORMAT_VERSION})",
+                            hint="train and save the model again with this version")
+    if man.get('manifest_sha256') != json_sha256({k: v for k, v in man.items() if k != 'manifest_sha256'}):
+        raise ArtifactError(f"{src}: {MANIFEST} was changed after saving (its content no longer matches its own "
+                            "sha256)")
+    _check_files(src, man['files'])
+    if features is not None and man.get('features') != list(features):
+        a, b = list(man.get('features') or []), list(features)
+        diff = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        x, y = (a[diff] if diff < len(a) else None), (b[diff] if diff < len(b) else None)
+        raise ArtifactError(f"{src}: feature list differs from the code's: saved {len(a)} features, code has "
+                            f"{len(b)}; first difference at position {diff}: {x!r} vs {y!r}")
     return man
 
 # %% ../nbs/12a_artifacts.ipynb #ffe5ae35
@@ -324,7 +336,7 @@ def append_history(root:str|Path, # the artifacts root
         os.replace(tmp, f)
     return h
 
-# %% ../nbs/12a_artifacts.ipynb #bd0c00bd
+# %% ../nbs/12a_artifacts.ipynb #2d8b3872
 PRODUCTION_KIND = 'production-model'
 _PRODUCTION_KEYS = ('config', 'data', 'gate', 'oof', 'validation')
 
@@ -332,7 +344,7 @@ def production_manifest(symbol:str, # the ticker
                         models:list, # names of the models saved
                         config:dict, # the pipeline's settings (`PipelineConfig.to_dict()`)
                         features:list, # feature names, in the order the models read them
-                        data:dict, # rows, dates, sha256 and warnings of the bars, and the training rows' first/last date
+                        data:dict, # rows, dates, sha256 and warnings of the bars, and the training rows' dates
                         validation:dict, # per model: OOF metrics, both WFEs, consistency
                         gate:dict, # per model: the gate decision (`GateDecision.to_dict()`)
                         oof:dict, # per saved model: OOF accuracy and prediction std (used by `predict`)
@@ -343,13 +355,14 @@ def production_manifest(symbol:str, # the ticker
                         notes:dict|None=None, # per model: how it was trained, in sentences
                        ) -> dict:
     "The manifest of a production model folder: everything needed to use and audit it."
-    return {'stocknb_manifest': PRODUCTION_KIND, 'symbol': symbol, 'models': list(models), 'versions': library_versions(),
+    return {'stocknb_manifest': PRODUCTION_KIND, 'symbol': symbol, 'models': list(models),
+            'versions': library_versions(),
             'config': config, 'features': list(features), 'features_sha256': feature_set_hash(features),
             'registry_sha256': registry_sha256(), 'warmup': WARMUP, 'data': data, 'validation_id': validation_id,
             'validated_at': validated_at, 'validation': validation, 'gate': gate, 'gate_overridden': bool(overridden),
             'gate_skipped_checks': list(skipped or []) if overridden else [], 'oof': oof, 'training_notes': notes or {}}
 
-# %% ../nbs/12a_artifacts.ipynb #229db139
+# %% ../nbs/12a_artifacts.ipynb #5917a8ed
 def check_production_manifest(man:dict, # a verified manifest
                               src:Path, # its folder, for messages
                               known:list|tuple, # model names this code can load
@@ -368,23 +381,24 @@ def check_production_manifest(man:dict, # a verified manifest
     if unknown: raise ArtifactError(f"{src}: the saved model uses feature(s) this version of stocknb does not compute: "
                                     f"{unknown[:5]}; retrain it")
     if man.get('registry_sha256') != registry_sha256():
+        saved = man.get('versions', {}).get('stocknb')
         raise ArtifactError(f"{src}: the feature registry changed since this model was saved (saved with stocknb "
-                            f"{man.get('versions', {}).get('stocknb')}, registry {str(man.get('registry_sha256'))[:12]}…; this "
-                            f"code {registry_sha256()[:12]}…): a feature may now be computed differently; retrain the model")
+                            f"{saved}, registry {str(man.get('registry_sha256'))[:12]}…; this code "
+                            f"{registry_sha256()[:12]}…): a feature may now be computed differently; retrain the model")
     names = man.get('models')
     if not isinstance(names, list) or not names: raise ArtifactError(f"{src}: the manifest lists no models")
     bad = [n for n in names if n not in known]
     if bad: raise ArtifactError(f"{src}: unknown model(s) {bad} in the manifest")
     return man
 
-# %% ../nbs/12a_artifacts.ipynb #03712fc3
+# %% ../nbs/12a_artifacts.ipynb #5e35614b
 def write_model_set(root:str|Path, # the models root
                     symbol:str, # the ticker: the folder's name (checked: a symbol is never a path)
                     savers:dict, # model name -> callable writing that model's files into the folder it is given
                     manifest:dict, # the symbol's manifest (`production_manifest`)
                     part_meta:dict|None=None, # model name -> what its own manifest records
                    ) -> Path:
-    "Write `root/SYMBOL/` atomically, under its lock: one folder per model with its own manifest, the symbol's manifest on top."
+    "Write `root/SYMBOL/` atomically, under its lock: a folder per model with its own manifest, the symbol's on top."
     root = Path(root)
     def writer(tmp:Path):
         for name, save in savers.items():
@@ -411,5 +425,6 @@ def read_model_set(root:str|Path, # the models root
             except (KeyError, TypeError, ValueError) as e:
                 raise ArtifactError(f"{src/name}: the saved model is unreadable ({type(e).__name__}: {e})") from None
             if list(getattr(m, 'feature_names_', man['features'])) != list(man['features']):
-                raise ArtifactError(f"{src/name}: the model was fitted on a different feature list than the manifest records")
+                raise ArtifactError(f"{src/name}: the model was fitted on a different feature list than the manifest "
+                                    "records")
     return man, models

@@ -23,16 +23,20 @@ def exit_code(e:BaseException) -> int:
     if isinstance(e, KeyboardInterrupt): return EXIT_INTERRUPTED
     return EXIT_ERROR
 
-# %% ../nbs/15_cli.ipynb #8344ba3c
+# %% ../nbs/15_cli.ipynb #16b0db82
 _SEP = {'tab': '\t', '\\t': '\t'}
 
 def _add_data_args(p:argparse.ArgumentParser):
     from stocknb.data import SOURCES
-    p.add_argument('--symbol', default='AAPL', help='ticker: letters, digits and . - ^ = _ (for --source csv only a label); default AAPL')
-    p.add_argument('--source', default='sample', choices=SOURCES, help='where the bars come from; default: the bundled sample')
+    p.add_argument('--symbol', default='AAPL',
+                   help='ticker: letters, digits and . - ^ = _ (for --source csv only a label); default AAPL')
+    p.add_argument('--source', default='sample', choices=SOURCES,
+                   help='where the bars come from; default: the bundled sample')
     p.add_argument('--path', default=None, help='CSV file for --source csv')
-    p.add_argument('--sep', default=None, type=lambda s: _SEP.get(s, s), help="CSV column separator: , ; tab or | (default: detect)")
-    p.add_argument('--decimal', default=None, choices=('.', ','), help="CSV decimal mark (default: detect; refused when unclear)")
+    p.add_argument('--sep', default=None, type=lambda s: _SEP.get(s, s),
+                   help="CSV column separator: , ; tab or | (default: detect)")
+    p.add_argument('--decimal', default=None, choices=('.', ','),
+                   help="CSV decimal mark (default: detect; refused when unclear)")
     p.add_argument('--start', default=None, help='first date kept, e.g. 2005-01-03')
     p.add_argument('--end', default=None, help='last date kept')
 
@@ -41,7 +45,7 @@ def _add_output_args(p:argparse.ArgumentParser):
                    help='output: a compact table (default), markdown, or JSON')
     p.add_argument('--json', action='store_const', const='json', dest='format', help='same as --format json')
 
-# %% ../nbs/15_cli.ipynb #378294fe
+# %% ../nbs/15_cli.ipynb #88f69405
 def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True):
     from stocknb.pipeline import MODELS, PipelineConfig as C
     _add_data_args(p)
@@ -53,13 +57,16 @@ def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True):
                        help='train even when no model passes the gate: ALL FOUR checks (wfe, significance, collapse, '
                             'sign) are skipped, and the manifest and every prediction say so (--skip-wfe-check is '
                             "the seed's name for it)")
-        p.add_argument('--wfe-threshold', type=float, default=C.wfe_threshold, help='gate: minimum WFE in %% (default 40)')
-        p.add_argument('--alpha', type=float, default=C.alpha, help='gate: maximum p-value of the OOF accuracy (default 0.01)')
+        p.add_argument('--wfe-threshold', type=float, default=C.wfe_threshold,
+                       help='gate: minimum WFE in %% (default 40)')
+        p.add_argument('--alpha', type=float, default=C.alpha,
+                       help='gate: maximum p-value of the OOF accuracy (default 0.01)')
         p.add_argument('--max-sign-share', type=float, default=C.max_sign_share,
                        help='gate: maximum share of days predicted with one sign (default 0.8)')
         p.add_argument('--min-std-ratio', type=float, default=C.min_std_ratio,
                        help='gate: minimum prediction std / target std within folds (default 0.01)')
-        p.add_argument('--seed', type=int, default=C.seed, help='seed of every random generator, 0 … 2**32-1 (default 42)')
+        p.add_argument('--seed', type=int, default=C.seed,
+                       help='seed of every random generator, 0 … 2**32-1 (default 42)')
     _add_output_args(p)
 
 def _config(a):
@@ -89,7 +96,7 @@ def cmd_data(a) -> int:
     print('\n'.join(f"{k:<{w}}  {v}" for k, v in rows))
     return EXIT_OK
 
-# %% ../nbs/15_cli.ipynb #670106b7
+# %% ../nbs/15_cli.ipynb #da313ab8
 def cmd_run(a) -> int:
     "`stocknb run`: check everything, validate, print the report, train and save what passed the gate."
     from stocknb.artifacts import check_writable
@@ -97,8 +104,8 @@ def cmd_run(a) -> int:
     pipe = ProductionPipeline(_config(a))
     if not a.validate_only: check_writable(pipe.root)        # before hours of work, not after
     rep = pipe.run_validation(progress=None)
-    out = {'report': json.loads(rep.to_frame().to_json(orient='index')), 'gates': {m: g.reason for m, g in rep.gates.items()},
-           'data_warnings': rep.data.get('warnings', [])}
+    out = {'report': json.loads(rep.to_frame().to_json(orient='index')),
+           'gates': {m: g.reason for m, g in rep.gates.items()}, 'data_warnings': rep.data.get('warnings', [])}
     if a.format != 'json': print(rep.to_text() if a.format == 'table' else rep.to_markdown())
     if a.validate_only:
         if a.format == 'json': print(json.dumps(out, indent=2))
@@ -109,7 +116,8 @@ def cmd_run(a) -> int:
         print(json.dumps(out | {'saved': str(dest), 'models': list(pm.models), 'gate_overridden': over}, indent=2))
         return EXIT_OK
     print(f"trained {', '.join(pm.models)} on all {pm.manifest['data']['training_rows']:,} rows; saved to {dest}")
-    if over: print("[GATE SKIPPED with --skip-gate: all four checks were ignored; these models did not pass validation]")
+    if over: print("[GATE SKIPPED with --skip-gate: all four checks were ignored; these models did not pass "
+                   "validation]")
     return EXIT_OK
 
 # %% ../nbs/15_cli.ipynb #9dd9e724
@@ -125,7 +133,7 @@ def cmd_predict(a) -> int:
     print(json.dumps(r.to_dict(), indent=2) if a.format == 'json' else str(r))
     return EXIT_OK
 
-# %% ../nbs/15_cli.ipynb #986012eb
+# %% ../nbs/15_cli.ipynb #7feaeb44
 def build_parser() -> argparse.ArgumentParser:
     "The `stocknb` argument parser with every subcommand; `--help` lists the exit codes."
     from stocknb import __version__
@@ -136,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--log-level', default=None, help='DEBUG, INFO, WARNING (default: $STOCKNB_LOG_LEVEL or WARNING)')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
     for name, func, helptext in (('data', cmd_data, 'load and validate daily bars, print a summary'),
-                                 ('run', cmd_run, 'walk-forward validate, gate, train and save production models (the main job)'),
+                                 ('run', cmd_run,
+                                  'walk-forward validate, gate, train and save production models (the main job)'),
                                  ('predict', cmd_predict, 'predict the next trading day from the saved model')):
         s = sub.add_parser(name, help=helptext, description=helptext, epilog=f"exit codes:\n{codes}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.set_defaults(func=func)
     return p
 
-# %% ../nbs/15_cli.ipynb #6ba54b96
+# %% ../nbs/15_cli.ipynb #6f22a47e
 def main(argv:list|None=None) -> int:
     "Run the `stocknb` command line; returns the exit code (see `EXIT_CODES`)."
     p = build_parser()
@@ -158,7 +167,8 @@ def main(argv:list|None=None) -> int:
         return args.func(args)
     except (StocknbError, KeyboardInterrupt) as e:
         msg = e.for_cli() if isinstance(e, StocknbError) else 'interrupted'
-        if isinstance(e, ConfigError): msg = re.sub(r'PipelineConfig\.(\w+)', lambda m: '--' + m[1].replace('_', '-'), msg)
+        if isinstance(e, ConfigError):                 # settings by their option names
+            msg = re.sub(r'PipelineConfig\.(\w+)', lambda m: '--' + m[1].replace('_', '-'), msg)
         print(f"error: {type(e).__name__}: {msg}", file=sys.stderr)
         return exit_code(e)
     except ValueError as e:                          # setup_logging's unknown level
@@ -169,5 +179,5 @@ def main(argv:list|None=None) -> int:
               "traceback above", file=sys.stderr)
         return EXIT_ERROR
 
-# %% ../nbs/15_cli.ipynb #d58f73a6
-if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())  # `python -m stocknb.cli`; never inside a notebook
+# %% ../nbs/15_cli.ipynb #ed9a7e79
+if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())  # `python -m stocknb.cli`, not in a notebook

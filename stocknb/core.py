@@ -12,10 +12,11 @@ import logging, math, numbers, os, random, re, sys
 from pathlib import Path
 import numpy as np
 
-# %% ../nbs/00_core.ipynb #5d55784a
+# %% ../nbs/00_core.ipynb #9e0f9156
 class StocknbError(Exception):
     "Base class of every error stocknb raises on purpose; `hint` says what to do about it."
-    def __init__(self, msg:str='', # what went wrong, naming the argument or file and the value received
+    def __init__(self,
+                 msg:str='', # what went wrong, naming the argument or file and the value received
                  hint:str|None=None, # what to do about it, in Python words (`source='csv'`)
                  cli_hint:str|None=None, # the same advice in command-line words (`--source csv`); default `hint`
                 ):
@@ -30,6 +31,7 @@ class StocknbError(Exception):
 
 def _rebuild_error(cls, msg, hint, cli_hint): return cls(msg, hint=hint, cli_hint=cli_hint)
 
+# %% ../nbs/00_core.ipynb #1ba6846e
 class DataError(StocknbError, ValueError):
     "Input data is unusable: missing columns, bad values, too few rows, an unreadable file or source."
 
@@ -43,12 +45,12 @@ class GateError(StocknbError, RuntimeError):
     "No model passed the validation gate, so nothing may be trained for production."
 
 class StateError(StocknbError, RuntimeError):
-    "A step was called before the step it depends on (e.g. `train_production` before `run_validation`): nothing is done silently."
+    "A step called before the step it depends on (`train_production` before `run_validation`): nothing runs silently."
 
 class ArtifactError(StocknbError, OSError):
     "A saved model is missing, corrupted, tampered with, incompatible, locked, or in a refused format (pickle)."
 
-# %% ../nbs/00_core.ipynb #17eff304
+# %% ../nbs/00_core.ipynb #1a97a0f2
 def check_int(value, # the value to check
               name:str, # its name, for the message
               lo:int|None=None, # smallest allowed value
@@ -64,6 +66,7 @@ def check_int(value, # the value to check
         raise (err or ConfigError)(f"{name} must be an integer{rng}; got {value!r}{kind}")
     return int(value)
 
+# %% ../nbs/00_core.ipynb #f849cf07
 def check_number(value, # the value to check
                  name:str, # its name, for the message
                  lo:float|None=None, # smallest allowed value
@@ -72,7 +75,7 @@ def check_number(value, # the value to check
                  hi_open:bool=False, # exclude `hi` itself
                  err:type=None, # the error type raised (default `ConfigError`)
                 ) -> float:
-    "Return `value` as a finite `float` within the bounds, else raise naming `name` (strings and bools are refused)."
+    "Return `value` as a finite `float` within the bounds, else raise naming `name` (strings, bools refused)."
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     below = ok and lo is not None and (value <= lo if lo_open else value < lo)
     above = ok and hi is not None and (value >= hi if hi_open else value > hi)
@@ -83,24 +86,27 @@ def check_number(value, # the value to check
         raise (err or ConfigError)(f"{name} must be a finite number in {want}; got {value!r}{kind}")
     return float(value)
 
-# %% ../nbs/00_core.ipynb #8faffe80
+# %% ../nbs/00_core.ipynb #20d92787
 def fmt_date(d) -> str:
     "A date as `YYYY-MM-DD`, or with its time of day when it has one."
     import pandas as pd
     d = pd.Timestamp(d)
     return d.strftime('%Y-%m-%d') if d == d.normalize() else str(d)
 
+# %% ../nbs/00_core.ipynb #7792c459
 def fmt_rows(index, # the data's index (dates) or None
              rows, # row positions, in order
             ) -> str:
-    "The span of `rows` as `first…last`: dates when `index` is a `DatetimeIndex`, else row numbers; `—` when empty."
+    "The span of `rows` as `first…last`: dates when `index` is a `DatetimeIndex`, else row numbers; `—` if empty."
     import pandas as pd
     if len(rows) == 0: return '—'
-    if isinstance(index, pd.DatetimeIndex): return f"{fmt_date(index[rows[0]])}…{fmt_date(index[rows[-1]])}"
+    if isinstance(index, pd.DatetimeIndex):
+        return f"{fmt_date(index[rows[0]])}…{fmt_date(index[rows[-1]])}"
     return f"{rows[0]}…{rows[-1]}"
 
-# %% ../nbs/00_core.ipynb #8a45e9ac
-SYMBOL_RULE = "1–20 characters from letters, digits and . - ^ = _, not starting with '.' (e.g. AAPL, BRK.B, ^GSPC, EURUSD=X)"
+# %% ../nbs/00_core.ipynb #89065918
+SYMBOL_RULE = ("1–20 characters from letters, digits and . - ^ = _, not starting with '.' "
+               "(e.g. AAPL, BRK.B, ^GSPC, EURUSD=X)")
 _SYMBOL_RE = re.compile(r'[A-Za-z0-9^=_-][A-Za-z0-9.^=_-]{0,19}')
 
 def check_symbol(symbol, # a ticker as a user typed it
@@ -110,23 +116,25 @@ def check_symbol(symbol, # a ticker as a user typed it
     if not isinstance(symbol, str):
         raise ConfigError(f"{name} must be a string ({SYMBOL_RULE}); got {symbol!r} ({type(symbol).__name__})")
     s = symbol.strip()
-    if not _SYMBOL_RE.fullmatch(s): raise ConfigError(f"{name} {symbol!r} is not a valid ticker: a symbol is {SYMBOL_RULE}")
+    if not _SYMBOL_RE.fullmatch(s):
+        raise ConfigError(f"{name} {symbol!r} is not a valid ticker: a symbol is {SYMBOL_RULE}")
     return s.upper()
 
-# %% ../nbs/00_core.ipynb #73ca4266
+# %% ../nbs/00_core.ipynb #2ccc4b23
 def check_inside(root:str|Path, # the folder everything must stay in
                  path:str|Path, # the path about to be written, replaced or removed
                  what:str='write', # the operation, for the message
                 ) -> Path:
-    "Return `path` resolved after proving it lies strictly inside `root` (symbolic links followed); else `ArtifactError`."
+    "Return `path` resolved after proving it lies strictly inside `root` (links followed), else `ArtifactError`."
     r, p = Path(root).resolve(), Path(path).resolve()
     if p == r or not p.is_relative_to(r):
-        raise ArtifactError(f"refusing to {what} {path}: it is {'the root itself' if p == r else 'outside the root'} {r}")
+        where = 'the root itself' if p == r else 'outside the root'
+        raise ArtifactError(f"refusing to {what} {path}: it is {where} {r}")
     return p
 
-# %% ../nbs/00_core.ipynb #3e68947d
+# %% ../nbs/00_core.ipynb #392012bd
 def project_root() -> Path|None:
-    "The source checkout this package was imported from (the folder holding `settings.ini`), or `None` when installed."
+    "The source checkout this package was imported from (the folder holding `settings.ini`), or `None` if installed."
     import stocknb  # the package itself, so this also works when run inside the notebook
     root = Path(stocknb.__file__).resolve().parent.parent
     ini = root/'settings.ini'
@@ -148,22 +156,22 @@ def _default_models_dir() -> Path:
 def _default_cache_dir() -> Path:
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'stocknb'
 
-# %% ../nbs/00_core.ipynb #81acb0c1
+# %% ../nbs/00_core.ipynb #c9d9e231
 def models_dir(path:str|Path|None=None, # explicit root; wins over everything else
                create:bool=False, # create the folder when missing
               ) -> Path:
-    "Root folder of saved model artifacts: `path`, else `$STOCKNB_MODELS_DIR`, else the checkout's `saved_models/`, else `./saved_models`."
+    "Models root: `path`, else `$STOCKNB_MODELS_DIR`, else the checkout's `saved_models/`, else `./saved_models`."
     return _resolve_dir(path, 'STOCKNB_MODELS_DIR', _default_models_dir, create)
 
 def cache_dir(path:str|Path|None=None, # explicit folder; wins over everything else
               create:bool=False, # create the folder when missing
              ) -> Path:
-    "Cache folder for downloaded data: `path`, else `$STOCKNB_CACHE_DIR`, else `$XDG_CACHE_HOME/stocknb`, else `~/.cache/stocknb`."
+    "Download cache: `path`, else `$STOCKNB_CACHE_DIR`, else `$XDG_CACHE_HOME/stocknb`, else `~/.cache/stocknb`."
     return _resolve_dir(path, 'STOCKNB_CACHE_DIR', _default_cache_dir, create)
 
-# %% ../nbs/00_core.ipynb #6cb3eada
+# %% ../nbs/00_core.ipynb #84fecbb5
 def set_seed(seed:int=42, # the seed for every generator
-             deep:bool|None=None, # also seed Keras/TensorFlow: True, False, or None = only if keras is already imported
+             deep:bool|None=None, # also seed Keras/TensorFlow: True, False, or None = only if keras is imported
             ) -> int:
     "Seed Python's `random`, NumPy's global generator and, when `deep`, Keras' backend; returns `seed`."
     seed = check_int(seed, 'seed', 0, 2**32 - 1)
@@ -185,7 +193,7 @@ def get_logger(name:str|None=None) -> logging.Logger:
     name = name.split('.')[-1]
     return logging.getLogger(f'{LOGGER_NAME}.{name}')
 
-# %% ../nbs/00_core.ipynb #2c5d4fee
+# %% ../nbs/00_core.ipynb #2a70be19
 _FMT = '%(asctime)s %(levelname)-7s %(name)s: %(message)s'
 
 def setup_logging(level:str|int|None=None, # level name or number; default `$STOCKNB_LOG_LEVEL` or INFO
@@ -196,7 +204,8 @@ def setup_logging(level:str|int|None=None, # level name or number; default `$STO
     level = level if level is not None else os.environ.get('STOCKNB_LOG_LEVEL', 'INFO')
     if isinstance(level, str):
         lv = logging.getLevelName(level.upper())
-        if not isinstance(lv, int): raise ValueError(f"unknown log level {level!r}; expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        if not isinstance(lv, int):
+            raise ValueError(f"unknown log level {level!r}; expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
         level = lv
     logger = get_logger()
     for h in list(logger.handlers):

@@ -76,3 +76,18 @@ def test_predict_refuses_tampered_model(tmp_path):
     f.write_text(f.read_text().replace('"seed": 42', '"seed": 43'))
     r = run('predict', '--symbol', 'IBM', '--models-dir', str(tmp_path))
     assert r.returncode == 2 and 'error: ArtifactError:' in r.stderr and 'sha256 mismatch for xgb/gbm.json' in r.stderr
+
+@pytest.mark.parametrize('args', [
+    ('--symbol', '../victim'),
+    ('--seed', str(2**32)),
+    ('--models', 'prophet'),
+    ('--source', 'csv'),
+    ('--symbol', 'TSLA', '--validate-only'),
+])
+def test_both_entry_points_answer_the_same(args, tmp_path):
+    "`python -m stocknb.pipeline ARGS` is `stocknb run ARGS`: one parser, one message, one exit code."
+    a = subprocess.run([sys.executable, '-m', 'stocknb.pipeline', *args, '--models-dir', str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    b = run('run', *args, '--models-dir', str(tmp_path))
+    assert a.returncode == b.returncode == 2, (a.stderr, b.stderr)
+    assert a.stderr == b.stderr and a.stdout == b.stdout and 'Traceback' not in a.stderr

@@ -22,11 +22,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def preprocess():
     "Run nbdev's docs preprocessing into _proc/ without letting it install quarto or the package."
-    import nbdev.quarto as q
+    import nbdev.quarto as q, nbdev.processors as pr
     q._ensure_quarto = lambda: None           # nbdev would download quarto and sudo-install it
+    def _def_names(cell, shown):              # nbdev 2.4.14 misses an explicit `show_doc(Class.method)` of a
+        cellp = cell.parsed_()                # `@patch`ed method and documents it a second time
+        return [pr.showdoc_nm(o) for o in pr.concat(cellp) if isinstance(o, pr._def_types) and o.name not in shown
+                and pr.showdoc_nm(o) not in shown and (o.name[0] != '_' or o.name[:2] == '__')] if cellp else []
+    pr._def_names = _def_names
     shutil.rmtree(ROOT/'_proc', ignore_errors=True)
     cache, cfg, _ = q._pre_docs(n_workers=1)
+    unlink_private(Path(cache))
     return Path(cache), cfg
+
+def unlink_private(cache:Path):
+    "nbdev links every backticked name it indexes, private helpers too, which have no documentation to link to."
+    pat = re.compile(r'\[`(_\w+)`\]\([^)\s]*#_\w+\)')
+    for nb in cache.glob('*.ipynb'):
+        txt = nb.read_text(encoding='utf-8')
+        new = pat.sub(r'`\1`', txt)
+        if new != txt: nb.write_text(new, encoding='utf-8')
 
 def name_pages(cache:Path):
     "Rename each processed notebook after its `output-file` (what quarto would call the page) and fix the sidebar."
