@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_ERROR', 'EXIT_BAD_INPUT', 'EXIT_GATE', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'exit_code', 'cmd_data',
-           'cmd_run', 'cmd_predict', 'build_parser', 'main']
+           'cmd_run', 'cmd_predict', 'cmd_train', 'build_parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #07bcced7
 import argparse, json, re, sys, traceback
@@ -45,13 +45,15 @@ def _add_output_args(p:argparse.ArgumentParser):
                    help='output: a compact table (default), markdown, or JSON')
     p.add_argument('--json', action='store_const', const='json', dest='format', help='same as --format json')
 
-# %% ../nbs/15_cli.ipynb #88f69405
-def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True):
+# %% ../nbs/15_cli.ipynb #b5be9845
+def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models:bool=True):
     from stocknb.pipeline import MODELS, PipelineConfig as C
     _add_data_args(p)
     p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
     if train:
-        p.add_argument('--models', nargs='+', default=list(C.models), choices=list(MODELS), help='models to validate')
+        if choose_models:
+            p.add_argument('--models', nargs='+', default=list(C.models), choices=list(MODELS),
+                           help='models to validate')
         p.add_argument('--validate-only', action='store_true', help='validate and report; train nothing')
         p.add_argument('--skip-gate', '--skip-wfe-check', dest='skip_gate', action='store_true',
                        help='train even when no model passes the gate: ALL FOUR checks (wfe, significance, collapse, '
@@ -77,6 +79,7 @@ def _config(a):
     if hasattr(a, 'models'):
         kw |= dict(models=tuple(a.models), skip_gate=a.skip_gate, wfe_threshold=a.wfe_threshold, alpha=a.alpha,
                    max_sign_share=a.max_sign_share, min_std_ratio=a.min_std_ratio, seed=a.seed)
+    if hasattr(a, 'model_params'): kw['model_params'] = a.model_params
     return PipelineConfig(**kw)
 
 # %% ../nbs/15_cli.ipynb #2e818e66
@@ -133,7 +136,33 @@ def cmd_predict(a) -> int:
     print(json.dumps(r.to_dict(), indent=2) if a.format == 'json' else str(r))
     return EXIT_OK
 
-# %% ../nbs/15_cli.ipynb #7feaeb44
+# %% ../nbs/15_cli.ipynb #29414f48
+def _add_train_args(p:argparse.ArgumentParser):
+    from stocknb.pipeline import SEQUENCE_BUILDERS
+    p.add_argument('model', choices=list(SEQUENCE_BUILDERS), help='lstm (LSTM+Transformer) or xlstm (xLSTM-TS)')
+    p.add_argument('--epochs', type=int, default=None,
+                   help='most epochs per fit (default 100; early stopping ends sooner)')
+    p.add_argument('--batch-size', type=int, default=None, help='samples per step (default 512)')
+    p.add_argument('--learning-rate', type=float, default=None, help='peak learning rate (default 5e-5)')
+    p.add_argument('--lookback', type=int, default=None, help='days per window (default 60)')
+    p.add_argument('--disable-multitask', action='store_true', help='lstm only: the magnitude head alone')
+    _add_pipeline_args(p, train=True, choose_models=False)
+
+def cmd_train(a) -> int:
+    "`stocknb train MODEL`: `run` for one sequence model with its training settings."
+    if a.disable_multitask and a.model != 'lstm':
+        raise ConfigError(f"--disable-multitask applies to lstm only; {a.model} has a single head")
+    from stocknb.core import check_int, check_number
+    for k in ('epochs', 'batch_size', 'lookback'):
+        if getattr(a, k) is not None: check_int(getattr(a, k), '--' + k.replace('_', '-'), 1)
+    if a.learning_rate is not None: check_number(a.learning_rate, '--learning-rate', 0, 1, lo_open=True)
+    mp = {k: v for k, v in (('epochs', a.epochs), ('batch_size', a.batch_size), ('learning_rate', a.learning_rate),
+                            ('lookback', a.lookback)) if v is not None}
+    if a.disable_multitask: mp['multitask'] = False
+    a.models, a.model_params = [a.model], {a.model: mp}
+    return cmd_run(a)
+
+# %% ../nbs/15_cli.ipynb #dcb82a04
 def build_parser() -> argparse.ArgumentParser:
     "The `stocknb` argument parser with every subcommand; `--help` lists the exit codes."
     from stocknb import __version__
@@ -146,10 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, helptext in (('data', cmd_data, 'load and validate daily bars, print a summary'),
                                  ('run', cmd_run,
                                   'walk-forward validate, gate, train and save production models (the main job)'),
+                                 ('train', cmd_train, 'the seed\'s training scripts: one sequence model (lstm or '
+                                  'xlstm), walk-forward validated, gated, trained and saved'),
                                  ('predict', cmd_predict, 'predict the next trading day from the saved model')):
         s = sub.add_parser(name, help=helptext, description=helptext, epilog=f"exit codes:\n{codes}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         if name == 'data': _add_data_args(s); _add_output_args(s)
+        elif name == 'train': _add_train_args(s)
         else: _add_pipeline_args(s, train=name == 'run')
         s.set_defaults(func=func)
     return p

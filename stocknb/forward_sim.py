@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SimulationStep', 'BatchComparison', 'ForwardSimulationResults', 'ForwardSimulator', 'batch_predictions']
 
-# %% ../nbs/08_forward_sim.ipynb #59e082d5
+# %% ../nbs/08_forward_sim.ipynb #d4b06912
 import datetime, time
 from dataclasses import dataclass, field, asdict
 from typing import Callable
@@ -18,7 +18,7 @@ from .features import WARMUP, build_features, make_target, check_features
 from .splits import block_rows
 from .metrics import ValidationMetrics
 from .backtest import Backtester, BacktestResult, positions_from_predictions
-from .walk_forward import check_model
+from .walk_forward import blank_context, check_model, model_context
 
 # %% ../nbs/08_forward_sim.ipynb #eb8027b3
 _log = get_logger(__name__)
@@ -333,14 +333,16 @@ def _features(self:ForwardSimulator, cut:pd.DataFrame, d) -> pd.DataFrame:
         F = F[list(self.features)]
     return F
 
-# %% ../nbs/08_forward_sim.ipynb #8c62d17c
+# %% ../nbs/08_forward_sim.ipynb #3634e7bb
 @patch
 def _fit(self:ForwardSimulator, F:pd.DataFrame, cut:pd.DataFrame, T) -> tuple:
     "Fit a fresh model on the cut's rows warmup … len−h−1; the last `val_fraction` validate after an h-row purge."
     h, w = self.horizon, self.warmup_rows
     y = make_target(cut, h)
     X, yy = F.iloc[w:len(cut) - h], y.iloc[w:len(cut) - h]
-    ok = np.isfinite(X.to_numpy(dtype='float64')).all(axis=1) & np.isfinite(yy.to_numpy())
+    m = check_model(self.model())
+    c = model_context(m)                           # a windowed model keeps every row: a dropped one would join windows
+    ok = (np.isfinite(X.to_numpy(dtype='float64')).all(axis=1) & np.isfinite(yy.to_numpy())) | (c > 0)
     dropped = int((~ok).sum())
     if dropped: X, yy = X[ok], yy[ok]
     n = len(X)
@@ -355,9 +357,9 @@ def _fit(self:ForwardSimulator, F:pd.DataFrame, cut:pd.DataFrame, T) -> tuple:
                         f"and a purge of {h}")
     if X.index[-1] >= T or (len(yy) and yy.index[-1] >= T):
         raise LeakageError(f"internal: a training row at {fmt_date(X.index[-1])} is not before {fmt_date(T)}")
-    m = check_model(self.model())
     t0 = time.perf_counter()
-    if n_val: m.fit(X.iloc[tr], yy.iloc[tr], X.iloc[va], yy.iloc[va])
+    vi = np.arange(max(0, va[0] - c), va[-1] + 1) if n_val else va     # the validation block with its context rows
+    if n_val: m.fit(X.iloc[tr], yy.iloc[tr], X.iloc[vi], blank_context(yy, vi, va[0], c))
     else: m.fit(X.iloc[tr], yy.iloc[tr])
     rec = dict(date=T, train_rows=n_tr, train_first=X.index[0], train_last=X.index[n_tr - 1], val_rows=n_val,
                val_first=X.index[n - n_val] if n_val else pd.NaT, val_last=X.index[-1] if n_val else pd.NaT,
@@ -424,16 +426,16 @@ def _cut_features(self:ForwardSimulator, data:pd.DataFrame, cache, i:int, k:int,
     if k == 0 or i == i1 or k % self.verify_every == 0: self._check_cache(F, self._features(cut, d), T)
     return cut, F
 
-# %% ../nbs/08_forward_sim.ipynb #88538e7f
+# %% ../nbs/08_forward_sim.ipynb #16a370bf
 def _predict_row(model, x:pd.DataFrame, d, nan_feats:dict) -> float:
-    "The model's prediction from the one feature row `x` of decision date `d` (NaN: none); notes NaN/inf features."
-    bad = ~np.isfinite(x.to_numpy(dtype='float64')[0])
+    "The prediction for the last row of `x` (decision date `d`; rows before it are the model's context)."
+    bad = ~np.isfinite(x.to_numpy(dtype='float64')[-1])
     if bad.any(): nan_feats[d] = list(x.columns[bad])
     out = np.asarray(model.predict(x), dtype='float64').reshape(-1)
-    if out.shape != (1,):
-        raise DataError(f"model.predict returned {out.size} values for the one row of {fmt_date(d)}; "
-                        "expected shape (1,)")
-    p = float(out[0])
+    if out.shape != (len(x),):
+        raise DataError(f"model.predict returned {out.size} values for {len(x)} row(s) ending on {fmt_date(d)}; "
+                        f"expected shape ({len(x)},)")
+    p = float(out[-1])
     return p if np.isfinite(p) else np.nan
 
 def _position(pos_fn, preds:list, idx:pd.DatetimeIndex, d) -> float:
@@ -455,7 +457,7 @@ class _Trace:
     t_pred: float = 0.0
     seconds: float = 0.0
 
-# %% ../nbs/08_forward_sim.ipynb #9f43cec2
+# %% ../nbs/08_forward_sim.ipynb #ed987a26
 @patch
 def _simulate(self:ForwardSimulator, data:pd.DataFrame, i0:int, i1:int, bt:Backtester, progress) -> tuple:
     "Step through the trading days at rows `i0` … `i1` of `data`; returns the `_Trace` and the last model used."
@@ -477,7 +479,7 @@ def _simulate(self:ForwardSimulator, data:pd.DataFrame, i0:int, i1:int, bt:Backt
             model, rec = self._fit(F, cut, T)
             tr.fits.append(rec); tr.retrain_dates.append(T)
         t2 = time.perf_counter()
-        tr.preds.append(_predict_row(model, F.iloc[[-1]], d, tr.nan_feats))
+        tr.preds.append(_predict_row(model, F.iloc[-(model_context(model) + 1):], d, tr.nan_feats))
         tr.t_pred += time.perf_counter() - t2
         pos = _position(pos_fn, tr.preds, idx[i0 - 1:i], d)
         r = close[i] / close[i - 1] - 1                   # revealed only now, after the decision

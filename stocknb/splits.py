@@ -67,7 +67,7 @@ def __repr__(self:Blocks):
     return f"Blocks({head}train={r(self.train)}, val={r(self.val)}, test={r(self.test)}, purge={self.purge}, " \
            f"embargo={self.embargo}, lookback={self.lookback})"
 
-# %% ../nbs/03_splits.ipynb #1319acef
+# %% ../nbs/03_splits.ipynb #55a1c3b6
 @patch
 def block(self:Blocks, name:str) -> np.ndarray:
     "Target rows of block `name` ('train', 'val' or 'test')."
@@ -76,10 +76,12 @@ def block(self:Blocks, name:str) -> np.ndarray:
     return getattr(self, name)
 
 @patch
-def inputs(self:Blocks, name:str) -> np.ndarray:
-    "Rows the windows of block `name` may read: up to `warmup` rows before it (none before row 0), then its targets."
+def inputs(self:Blocks, name:str,
+           context:int=0, # feature rows the model reads before a block's first row (a sequence model's lookback − 1)
+          ) -> np.ndarray:
+    "Rows a model reads for block `name`: up to `max(warmup, context)` rows before it (none before row 0), then it."
     b = self.block(name)
-    return b if len(b) == 0 else np.arange(max(0, b[0] - self.warmup), b[-1] + 1)
+    return b if len(b) == 0 else np.arange(max(0, b[0] - max(self.warmup, context)), b[-1] + 1)
 
 # %% ../nbs/03_splits.ipynb #1fd1bc93
 @patch
@@ -197,6 +199,43 @@ def check_fitted_before(self:TrainOnlyScaler,
         when = f" ({fmt_date(self.fit_last_)})" if isinstance(self.fit_last_, pd.Timestamp) else ''
         raise LeakageError(f"scaler was fitted on row {last}{when}, at or after row {first_row}: "
                            "its statistics know the evaluation block")
+
+# %% ../nbs/03_splits.ipynb #85b955e9
+_STATS = {'robust': ('center_', 'scale_'), 'standard': ('mean_', 'scale_', 'var_')}
+
+def _runs(rows:np.ndarray) -> list:
+    "Sorted row positions as `[[start, stop), ...]` runs."
+    rows = np.unique(rows)
+    cut = np.flatnonzero(np.diff(rows) != 1) + 1
+    return [[int(r[0]), int(r[-1]) + 1] for r in np.split(rows, cut)]
+
+@patch
+def to_dict(self:TrainOnlyScaler) -> dict:
+    "The fitted statistics as JSON-ready lists (kinds 'robust' and 'standard'); `from_dict` rebuilds the scaler."
+    if not hasattr(self, 'scaler_'): raise DataError("TrainOnlyScaler is not fitted")
+    if self.kind not in _STATS: raise DataError(f"only 'robust' and 'standard' scalers have a JSON form; "
+                                                f"got {type(self.kind).__name__}")
+    s = self.scaler_
+    stats = {k: None if getattr(s, k) is None else np.asarray(getattr(s, k)).tolist() for k in _STATS[self.kind]}
+    last = self.fit_last_.isoformat() if isinstance(self.fit_last_, pd.Timestamp) else None
+    return {'kind': self.kind, 'params': s.get_params(), 'stats': stats, 'n_features': int(s.n_features_in_),
+            'columns': self.columns_, 'fit_rows': _runs(self.fit_rows_), 'fit_last': last}
+
+# %% ../nbs/03_splits.ipynb #33e33ede
+@patch(cls_method=True)
+def from_dict(cls:TrainOnlyScaler, d:dict) -> TrainOnlyScaler:
+    "Rebuild a fitted scaler from `to_dict()`; anything malformed raises `DataError`."
+    try:
+        self = cls(d['kind']); s = _make_scaler(d['kind']).set_params(**d['params'])
+        for k in _STATS[d['kind']]:
+            v = d['stats'][k]; setattr(s, k, None if v is None else np.asarray(v, dtype='float64'))
+        s.n_features_in_ = int(d['n_features'])
+        self.scaler_, self.columns_ = s, d['columns']
+        self.fit_rows_ = np.concatenate([np.arange(a, b) for a, b in d['fit_rows']]).astype('int64')
+        self.fit_last_ = pd.Timestamp(d['fit_last']) if d.get('fit_last') else None
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"not a TrainOnlyScaler dict ({type(e).__name__}: {e})") from None
+    return self
 
 # %% ../nbs/03_splits.ipynb #cfa5dad0
 class Sequences(NamedTuple):

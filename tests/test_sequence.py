@@ -1,0 +1,87 @@
+"""Sequence models through the whole system: the pipeline (validate, gate, train, save, load, predict), the
+`stocknb train` command, and a reload in a fresh process. Tiny networks: these test the plumbing, not skill
+(the placebo and planted-signal runs are in test_honesty.py)."""
+import json, subprocess, sys
+import numpy as np, pandas as pd, pytest
+from stocknb.data import random_walk_ohlcv
+
+TINY = dict(lookback=8, units=4, num_heads=1, key_dim=4, epochs=2, batch_size=256, learning_rate=1e-3, patience=1,
+            verbose=0)
+
+def cli(*args, timeout=300):
+    return subprocess.run([sys.executable, '-m', 'stocknb.cli', *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+@pytest.fixture(scope='module')
+def bars():
+    return random_walk_ohlcv(1000, seed=11)
+
+@pytest.fixture(scope='module')
+def trained(bars, tmp_path_factory):
+    from stocknb.pipeline import PipelineConfig, ProductionPipeline
+    root = tmp_path_factory.mktemp('models')
+    cfg = PipelineConfig(symbol='RW', models=('lstm',), model_params={'lstm': TINY}, n_splits=3, skip_gate=True,
+                         models_dir=str(root))
+    pipe = ProductionPipeline(cfg)
+    rep = pipe.run_validation(data=bars.iloc[:900], progress=False)
+    pm = pipe.train_production(data=bars.iloc[:900])
+    return pipe, rep, pm, root
+
+def test_pipeline_validates_gates_and_saves_an_lstm(trained):
+    pipe, rep, pm, root = trained
+    r = rep.results['lstm']
+    assert r.n_nan_pred == 0 and len(r.oof) > 0                    # a prediction for every test row
+    assert not rep.gates['lstm'].passed                            # a random walk: no skill, and the gate says so
+    files = {p.name for p in (root/'RW'/'lstm').iterdir()}
+    assert {'model.keras', 'scaler.json', 'sequence.json'} <= files
+    meta = json.loads((root/'RW'/'lstm'/'sequence.json').read_text())
+    assert meta['builder'] == 'lstm_transformer' and meta['settings']['lookback'] == 8
+    assert meta['settings']['epochs'] == pm.models['lstm'].epochs    # the epoch count it trained with, saved
+    assert pm.manifest['gate_overridden'] is True
+
+def test_prediction_identical_after_reload(trained, bars):
+    from stocknb.pipeline import ProductionModel
+    pipe, rep, pm, root = trained
+    a = pipe.predict(bars, model=pm)
+    b = pipe.predict(bars, model=ProductionModel.load('RW', root))
+    assert a.predicted_return == b.predicted_return and np.isfinite(a.predicted_return)
+    assert a.as_of == f"{bars.index[-1]:%Y-%m-%d}"
+
+def test_prediction_identical_in_a_fresh_process(trained, bars, tmp_path):
+    pipe, rep, pm, root = trained
+    f = tmp_path/'rw.csv'
+    bars.to_csv(f, index_label='Date')
+    r = cli('predict', '--symbol', 'RW', '--source', 'csv', '--path', str(f), '--models-dir', str(root), '--json')
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)['predicted_return'] == pipe.predict(bars, model=pm).predicted_return
+
+def test_predict_needs_the_context_rows(trained, bars):
+    from stocknb.core import DataError
+    from stocknb.features import WARMUP
+    pipe, rep, pm, root = trained
+    assert pm.context == 7
+    with pytest.raises(DataError, match=f'at least {WARMUP + 8}'):
+        pipe.predict(bars.iloc[-(WARMUP + 7):], model=pm)
+
+def test_cli_train_command(bars, tmp_path):
+    f = tmp_path/'rw.csv'
+    bars.iloc[:800].to_csv(f, index_label='Date')
+    r = cli('train', 'lstm', '--symbol', 'RW', '--source', 'csv', '--path', str(f), '--epochs', '1', '--batch-size',
+            '256', '--lookback', '5', '--disable-multitask', '--validate-only', '--models-dir', str(tmp_path), '--json')
+    assert r.returncode == 3, r.stderr                              # validated; the gate refused (a random walk)
+    out = json.loads(r.stdout)
+    assert list(out['report']) == ['lstm'] and 'failed' in out['gates']['lstm']
+    assert not (tmp_path/'RW').exists()                              # --validate-only writes no model
+
+@pytest.mark.parametrize('args,msg', [
+    (['--epochs', '0'], '--epochs must be an integer ≥ 1; got 0'),
+    (['--batch-size', '-5'], '--batch-size must be an integer ≥ 1; got -5'),
+    (['--learning-rate', '2'], '--learning-rate must be a finite number in (0, 1]; got 2.0'),
+])
+def test_cli_train_refuses_bad_settings_before_any_work(args, msg):
+    r = cli('train', 'lstm', *args, '--validate-only', timeout=60)
+    assert r.returncode == 2 and msg in r.stderr, r.stderr
+
+def test_cli_disable_multitask_is_lstm_only():
+    r = cli('train', 'xlstm', '--disable-multitask', '--validate-only', timeout=60)
+    assert r.returncode == 2 and '--disable-multitask applies to lstm only' in r.stderr, r.stderr
