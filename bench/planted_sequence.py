@@ -28,7 +28,8 @@ def main():
     X, y = (ds.X[RAW] if a.features == 'raw' else ds.X), ds.y
     n = len(X); i, j = int(n * .6), int(n * .8)
     bayes = 0.5 + math.asin(a.phi) / math.pi
-    print(f"{n} rows × {X.shape[1]} features; test rows {n - j}; Bayes {bayes:.4f}, bar {0.5 + 0.7 * (bayes - 0.5):.4f}")
+    bar = 0.5 + 0.7 * (bayes - 0.5)
+    print(f"{n} rows × {X.shape[1]} features; test rows {n - j}; Bayes {bayes:.4f}, bar {bar:.4f}")
     acc = lambda p, t: float(np.mean(np.sign(p) == np.sign(t)))
     if a.gbm:
         from stocknb.gbm import GBMModel

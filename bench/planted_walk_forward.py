@@ -4,7 +4,8 @@ experimental builder 'lstm_highway' (a plain LSTM plus an L2-regularised linear 
 LSTNet's autoregressive component) next to the package's builders.
 
     python bench/planted_walk_forward.py --cfg "{}" --cfg "{'build_kw': {'highway': False}}"
-    python bench/planted_walk_forward.py --cfg "{'builder': 'xlstm_ts', 'build_kw': {'embedding_dim': 16, 'n_blocks': 1}}"
+    python bench/planted_walk_forward.py \
+        --cfg "{'builder': 'xlstm_ts', 'build_kw': {'embedding_dim': 16, 'n_blocks': 1}}"
 """
 import argparse, ast, math, time
 import keras
