@@ -5,8 +5,8 @@
 
 Each model is compiled (Adam, MSE on every output), trained one warm-up epoch (tracing, first allocations), then
 `--epochs` timed epochs; the figures are their medians, in wall-clock seconds and in CPU seconds of this process.
-Models: `keras.layers.LSTM(64)` (the baseline), an RNN of `stocknb.xlstm_ts.sLSTMCell(64)` with one and with two
-heads, the whole `xLSTM_TS` model, and the LSTM+Transformer (`stocknb.lstm_transformer.build_lstm_transformer`) when
+Models: `keras.layers.LSTM(64)` (the baseline; float32 also under `--mixed`, as in stocknb's builders), an RNN of
+`stocknb.xlstm_ts.sLSTMCell(64)` with one and with two heads, the whole `xLSTM_TS` model, and the LSTM+Transformer (`stocknb.lstm_transformer.build_lstm_transformer`) when
 this checkout has that module. Any other model is timed the same way by passing a builder to `epoch_seconds`.
 Timings on a shared machine move by 10–50 % from run to run: compare ratios measured in one run, not seconds across
 runs, and prefer the CPU-second ratio when other work competes for the cores."""
@@ -51,7 +51,7 @@ def builders(lookback:int, n_features:int, units:int) -> dict:
             inp = keras.Input((lookback, n_features))
             return keras.Model(inp, keras.layers.Dense(1)(layer()(inp)))
         return build
-    b = {f'keras LSTM({units})': rnn(lambda: keras.layers.LSTM(units)),
+    b = {f'keras LSTM({units})': rnn(lambda: keras.layers.LSTM(units, dtype='float32')),
          f'sLSTM({units}), 1 head': rnn(lambda: keras.layers.RNN(sLSTMCell(units, num_heads=1))),
          f'sLSTM({units}), 2 heads': rnn(lambda: keras.layers.RNN(sLSTMCell(units, num_heads=2))),
          f'xLSTM_TS(emb {units}, 2 blocks, 2 heads)': lambda: xLSTM_TS(lookback, n_features, embedding_dim=units)}
@@ -75,12 +75,15 @@ if __name__ == '__main__':
     p.add_argument('--batch', type=int, default=256)
     p.add_argument('--epochs', type=int, default=3, help='timed epochs after the warm-up epoch (median reported)')
     p.add_argument('--only', nargs='*', help='time only the models whose name contains one of these words')
+    p.add_argument('--mixed', action='store_true', help="build every model under Keras' 'mixed_float16' policy (GPU)")
     a = p.parse_args()
     if a.quick: a.samples, a.lookback, a.features, a.units, a.batch, a.epochs = 256, 20, 8, 16, 64, 1
     X = np.random.default_rng(0).normal(size=(a.samples, a.lookback, a.features)).astype('float32')
     import keras
+    if a.mixed: keras.config.set_dtype_policy('mixed_float16')
     print(f"{a.samples:,} samples × {a.lookback} steps × {a.features} features, batch {a.batch}, {a.units} units; "
-          f"keras {keras.__version__} ({keras.backend.backend()}), {os.cpu_count()} CPUs; "
+          f"keras {keras.__version__} ({keras.backend.backend()}), {os.cpu_count()} CPUs, "
+          f"dtype policy {keras.config.dtype_policy().name}; "
           f"median of {a.epochs} epoch(s) after 1 warm-up epoch")
     todo = builders(a.lookback, a.features, a.units)
     if a.only: todo = {k: v for k, v in todo.items() if any(w.lower() in k.lower() for w in a.only)}

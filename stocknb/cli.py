@@ -136,15 +136,18 @@ def cmd_predict(a) -> int:
     print(json.dumps(r.to_dict(), indent=2) if a.format == 'json' else str(r))
     return EXIT_OK
 
-# %% ../nbs/15_cli.ipynb #29414f48
+# %% ../nbs/15_cli.ipynb #d1ed6fcd
 def _add_train_args(p:argparse.ArgumentParser):
-    from stocknb.pipeline import SEQUENCE_BUILDERS
+    from stocknb.pipeline import SEQUENCE_BUILDERS, SEQUENCE_PRESETS
     p.add_argument('model', choices=list(SEQUENCE_BUILDERS), help='lstm (LSTM+Transformer) or xlstm (xLSTM-TS)')
+    def dflt(k):                                                    # the preset the pipeline uses, per model
+        v = {m: SEQUENCE_PRESETS[m][k] for m in SEQUENCE_BUILDERS}
+        return f"default {v['lstm']:g}" if len(set(v.values())) == 1 else ', '.join(f"{m} {x:g}" for m, x in v.items())
     p.add_argument('--epochs', type=int, default=None,
-                   help='most epochs per fit (default 100; early stopping ends sooner)')
-    p.add_argument('--batch-size', type=int, default=None, help='samples per step (default 512)')
-    p.add_argument('--learning-rate', type=float, default=None, help='peak learning rate (default 5e-5)')
-    p.add_argument('--lookback', type=int, default=None, help='days per window (default 60)')
+                   help=f"most epochs per fit ({dflt('epochs')}; early stopping ends sooner)")
+    p.add_argument('--batch-size', type=int, default=None, help=f"samples per step ({dflt('batch_size')})")
+    p.add_argument('--learning-rate', type=float, default=None, help=f"peak learning rate ({dflt('learning_rate')})")
+    p.add_argument('--lookback', type=int, default=None, help=f"days per window ({dflt('lookback')})")
     p.add_argument('--disable-multitask', action='store_true', help='lstm only: the magnitude head alone')
     _add_pipeline_args(p, train=True, choose_models=False)
 

@@ -30,7 +30,7 @@ def _heads(z, multitask:bool) -> dict:
         out['volatility'] = L.Dense(1, activation='softplus', name='volatility', dtype='float32')(z)
     return out
 
-# %% ../nbs/10_lstm_transformer.ipynb #6539df15
+# %% ../nbs/10_lstm_transformer.ipynb #389e09d7
 @register_builder('lstm_transformer')
 def build_lstm_transformer(lookback:int, # rows per window
                            n_features:int, # feature columns
@@ -47,7 +47,8 @@ def build_lstm_transformer(lookback:int, # rows per window
                  (key_dim, 'key_dim'), (ff_mult, 'ff_mult')): check_int(v, k, 1)
     check_int(n_blocks, 'n_blocks', 0); check_number(dropout, 'dropout', 0, 1, hi_open=True)
     x = keras.Input((lookback, n_features), name='features')
-    h = keras.layers.LSTM(units, return_sequences=True, name='lstm')(x)
+    h = keras.layers.LSTM(units, return_sequences=True, name='lstm', dtype='float32')(x)  # float32 under mixed
+                                                                   # precision too (JAX's cuDNN RNN: no float16)
     for i in range(n_blocks): h = _encoder_block(h, units, num_heads, key_dim, ff_mult, dropout, i)
     return keras.Model(x, _heads(h[:, -1, :], bool(multitask)), name='lstm_transformer')
 
