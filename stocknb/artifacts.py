@@ -202,7 +202,7 @@ def write_manifest(folder:str|Path, # a folder of artifact files
     write_json(folder/MANIFEST, man)
     return man
 
-# %% ../nbs/12a_artifacts.ipynb #5bf6f289
+# %% ../nbs/12a_artifacts.ipynb #356b0da8
 def write_artifact(dest:str|Path, # the folder to create or replace, e.g. saved_models/AAPL
                    writer:Callable[[Path], None], # fills the folder it is given with the artifact's files
                    manifest:dict|None=None, # metadata to record; `files`, `format_version`, `created` are added
@@ -234,6 +234,7 @@ def write_artifact(dest:str|Path, # the folder to create or replace, e.g. saved_
         _remove(root, old)
     return dest
 
+# %% ../nbs/12a_artifacts.ipynb #1b25b949
 def _swap(root:Path, tmp:Path, dest:Path, old:Path):
     "Move `dest` aside to `old` and `tmp` into place; if the second move fails, put `old` back before raising."
     moved = dest.exists()
@@ -243,7 +244,7 @@ def _swap(root:Path, tmp:Path, dest:Path, old:Path):
         if moved: os.replace(old, dest)
         raise
 
-# %% ../nbs/12a_artifacts.ipynb #02e568c7
+# %% ../nbs/12a_artifacts.ipynb #2ebd9e16
 def _check_files(src:Path, listed:dict):
     "The files of `src` are exactly those `listed`, none pickled or linked, each with its recorded sha256."
     present = {}
@@ -263,6 +264,7 @@ def _check_files(src:Path, listed:dict):
             raise ArtifactError(f"{src}: sha256 mismatch for {rel}: manifest {want[:12]}…, file {got[:12]}… "
                                 "(changed or corrupted after saving)")
 
+# %% ../nbs/12a_artifacts.ipynb #d79a3468
 def verify_artifact(src:str|Path, # an artifact folder written by `write_artifact`
                     features:list|None=None, # when given, the manifest's `features` must equal this list, in order
                    ) -> dict:
@@ -391,7 +393,7 @@ def check_production_manifest(man:dict, # a verified manifest
     if bad: raise ArtifactError(f"{src}: unknown model(s) {bad} in the manifest")
     return man
 
-# %% ../nbs/12a_artifacts.ipynb #5e35614b
+# %% ../nbs/12a_artifacts.ipynb #81af36e2
 def write_model_set(root:str|Path, # the models root
                     symbol:str, # the ticker: the folder's name (checked: a symbol is never a path)
                     savers:dict, # model name -> callable writing that model's files into the folder it is given
@@ -407,6 +409,7 @@ def write_model_set(root:str|Path, # the models root
                                       **(part_meta or {}).get(name, {})})
     return write_artifact(root/check_symbol(symbol), writer, manifest, root=root)
 
+# %% ../nbs/12a_artifacts.ipynb #276bc5ec
 def read_model_set(root:str|Path, # the models root
                    symbol:str, # the ticker
                    loaders:dict, # model name -> callable loading a model from its folder

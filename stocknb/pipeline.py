@@ -152,12 +152,12 @@ def from_dict(cls:PipelineConfig, d:dict) -> PipelineConfig:
     if extra: raise ConfigError(f"unknown PipelineConfig setting(s) {extra}")
     return cls(**d)
 
-# %% ../nbs/13_pipeline.ipynb #83b91308
+# %% ../nbs/13_pipeline.ipynb #47c52b47
 @dataclass(frozen=True)
 class ModelSpec:
     "How the pipeline builds, trains, saves and loads one kind of model."
     name: str
-    factory: Callable # (config) -> zero-argument factory of fresh models (walk-forward); raises on bad parameters
+    factory: Callable # (config, quiet=False) -> zero-argument factory of fresh models; raises on bad parameters
     train_full: Callable # (config, X, y) -> (fitted model, notes)
     save: Callable # (model, folder) -> None
     load: Callable # (folder) -> model
@@ -165,7 +165,7 @@ class ModelSpec:
 def _gbm_spec(kind:str) -> ModelSpec:
     def kw(cfg):
         return dict(calibration=cfg.calibration, seed=cfg.seed, n_jobs=cfg.n_jobs, **cfg.model_params.get(kind, {}))
-    def factory(cfg): return gbm_factory(kind, **kw(cfg))
+    def factory(cfg, quiet=False): return gbm_factory(kind, **kw(cfg))
     def train_full(cfg, X, y):
         k = kw(cfg); cal = k.pop('calibration'); seed = k.pop('seed'); nj = k.pop('n_jobs')
         r = train_gbm_baseline(X, y, kind=kind, train_on_full_data=True, calibration=cal, purge=cfg.purge_rows,
@@ -173,16 +173,18 @@ def _gbm_spec(kind:str) -> ModelSpec:
         return r.model, r.notes
     return ModelSpec(kind, factory, train_full, lambda m, folder: m.save(folder), GBMModel.load)
 
+# %% ../nbs/13_pipeline.ipynb #a4203f6e
 SEQUENCE_BUILDERS = {'lstm': 'lstm_transformer', 'xlstm': 'xlstm_ts'}   # pipeline name -> network builder
 _TRAIN = dict(features=DAILY_INPUTS, lookback=20, learning_rate=1e-3, batch_size=128, patience=20, epochs=100)
-SEQUENCE_PRESETS = {'lstm': _TRAIN | dict(units=32, num_heads=2, key_dim=16),    # measured: see "Sequence models"
+SEQUENCE_PRESETS = {'lstm': _TRAIN | dict(units=16, num_heads=2, key_dim=8),    # measured: see below
                     'xlstm': _TRAIN | dict(embedding_dim=16, n_blocks=1, num_heads=2)}
 
 def _sequence_spec(kind:str) -> ModelSpec:
     "A sequence model (`stocknb.sequence`) as a pipeline model; TensorFlow is imported only when one is used."
-    def factory(cfg):
+    def factory(cfg, quiet=False):
         from stocknb.sequence import sequence_factory
-        return sequence_factory(SEQUENCE_BUILDERS[kind], **sequence_settings(kind, cfg))
+        s = sequence_settings(kind, cfg)
+        return sequence_factory(SEQUENCE_BUILDERS[kind], **(s | {'verbose': 0} if quiet else s))   # no epoch bars
     def train_full(cfg, X, y):
         from stocknb.sequence import train_sequence_production
         return train_sequence_production(factory(cfg), X, y, purge=cfg.purge_rows)
@@ -316,7 +318,7 @@ def to_markdown(self:ValidationReport) -> str:
     why = ''.join(f"- **{m}**: {g.reason}\n" for m, g in self.gates.items())
     return top + '\n\n' + head + body + '\n' + why
 
-# %% ../nbs/13_pipeline.ipynb #dfc4ede5
+# %% ../nbs/13_pipeline.ipynb #aa6d7747
 @patch
 def to_text(self:ValidationReport, width:int=100) -> str:
     "A compact plain-text table that fits `width` columns, with each failing model's reason wrapped below."
@@ -334,6 +336,7 @@ def to_text(self:ValidationReport, width:int=100) -> str:
     out = [wrap(h) for h in self.header()] + ['', line([h for h, _, _ in cols])] + [line(x) for x in rows] + ['']
     return '\n'.join(out + [wrap(f"{m}: {g.reason}") for m, g in self.gates.items() if not g.passed]).rstrip() + '\n'
 
+# %% ../nbs/13_pipeline.ipynb #3d2a1873
 @patch
 def plot(self:ValidationReport):
     "Each model's OOF direction accuracy (±2 s.e.) against 50 %, and its WFE against the threshold; returns the Figure."
@@ -478,11 +481,11 @@ def load_data(self:ProductionPipeline, symbol:str|None=None, # default: config.s
     self._data[sym] = df
     return df
 
-# %% ../nbs/13_pipeline.ipynb #060e015d
+# %% ../nbs/13_pipeline.ipynb #e602df06
 @patch
 def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
                    data:pd.DataFrame|None=None, # bars to use instead of loading (e.g. synthetic)
-                   progress:bool|None=None, # tqdm bars; None = only on a terminal
+                   progress:bool|None=None, # tqdm bars (False: none, the models' own too); None = on a terminal
                    record:bool=True, # append the result to the symbol's validation history under `root`
                   ) -> ValidationReport:
     "Walk-forward validate every configured model and apply the gate; returns (and keeps) the `ValidationReport`."
@@ -493,7 +496,7 @@ def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: con
     set_seed(c.seed)
     df = self.load_data(sym, data)
     ds = self._dataset(df)
-    factories = {name: MODELS[name].factory(c) for name in c.models}
+    factories = {name: MODELS[name].factory(c, quiet=progress is False) for name in c.models}
     wf, results, gates = self._validator(), {}, {}
     quiet = None if progress is None else not progress
     for name in tqdm(c.models, desc=f'{sym}: validating', disable=quiet, leave=False):
@@ -593,7 +596,7 @@ def model_staleness(pm:ProductionModel, # a loaded production model
             f"{new.get('data', {}).get('last_date')}) {said(newest)}, but this model comes from the validation of "
             f"{man.get('validated_at')}, which {said(saved)}{skipped}: retrain it or stop using it"]
 
-# %% ../nbs/13_pipeline.ipynb #c1a931e4
+# %% ../nbs/13_pipeline.ipynb #e54cfb64
 @patch
 def predict(self:ProductionPipeline,
             latest_data:pd.DataFrame|None=None, # recent bars (≥ WARMUP + 1 + context rows); default: the configured data
@@ -629,6 +632,7 @@ def predict(self:ProductionPipeline,
                             _hit_rate(pm, per), _position(pm, pred), list(per), per,
                             bool(pm.manifest.get('gate_overridden', False)), bool(as_of <= trained_to), notes)
 
+# %% ../nbs/13_pipeline.ipynb #37636f1b
 def _hit_rate(pm, per): return float(np.mean([pm.manifest['oof'][m]['accuracy'] for m in per]))
 
 def _position(pm, pred) -> float:
@@ -638,7 +642,7 @@ def _position(pm, pred) -> float:
     scale = float(np.mean([oof[m]['pred_std'] for m in oof]))
     return float(positions_from_predictions([pred], 'scaled', scale=scale if scale > 0 else None).iloc[0])
 
-# %% ../nbs/13_pipeline.ipynb #a20a3eec
+# %% ../nbs/13_pipeline.ipynb #ad52f6ae
 @patch
 def backtest(self:ProductionPipeline, symbol:str|None=None) -> pd.DataFrame:
     "Each validated model's out-of-fold positions through the lagged `Backtester`, beside the baselines."
@@ -670,6 +674,7 @@ def forward_simulate(self:ProductionPipeline, symbol:str|None=None, # default: c
                            backtester=Backtester(cost_bps=c.cost_bps, slippage_bps=c.slippage_bps))
     return sim.run(df, start=start, end=end, progress=progress)
 
+# %% ../nbs/13_pipeline.ipynb #c8e18910
 @patch
 def _report(self:ProductionPipeline, symbol) -> ValidationReport:
     "The validation of `symbol`; `StateError` when there is none (nothing runs a validation silently)."

@@ -110,7 +110,7 @@ class SequenceModel:
         for k, v in store.items(): setattr(self, k, v)
         self._check_settings()
 
-# %% ../nbs/09a_sequence.ipynb #993893ac
+# %% ../nbs/09a_sequence.ipynb #84ca82a4
 def _check_features(f) -> list|None:
     "`features` as a list of distinct column names (or None); a `ConfigError` otherwise."
     if f is None: return None
@@ -122,6 +122,7 @@ def _check_features(f) -> list|None:
     if dup: raise ConfigError(f"features names {dup} more than once")
     return f
 
+# %% ../nbs/09a_sequence.ipynb #7106e5b6
 @patch
 def _check_settings(self:SequenceModel):
     "Refuse unusable settings with a `ConfigError` naming the setting (called by `__init__`)."

@@ -59,6 +59,15 @@ def test_planted_signal_passes_the_gate(planted):
     _, rep = planted
     assert set(rep.passed) == set(rep.results), {m: g.reason for m, g in rep.gates.items()}
 
+@pytest.mark.slow
+@pytest.mark.parametrize('model', ['lstm', 'xlstm'])
+def test_sequence_model_honest(model):
+    "The pipeline's sequence presets: no skill and no gate pass on 3 random walks; the planted AR(1) found and passed."
+    from stocknb.pipeline import honesty_check
+    h = honesty_check((model,), placebo_seeds=PLACEBO_SEEDS)
+    print(h.round(4).to_string())
+    assert (h['verdict'] == 'ok').all(), h.to_string()
+
 def test_forward_simulator_reproduces_the_pipelines_batch_predictions(tmp_path):
     "A production model replayed day by day, features truncated at every step, gives exactly its batch predictions."
     from stocknb.features import make_dataset
