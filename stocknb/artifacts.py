@@ -409,7 +409,7 @@ def write_model_set(root:str|Path, # the models root
                                       **(part_meta or {}).get(name, {})})
     return write_artifact(root/check_symbol(symbol), writer, manifest, root=root)
 
-# %% ../nbs/12a_artifacts.ipynb #276bc5ec
+# %% ../nbs/12a_artifacts.ipynb #b8e8c61b
 def read_model_set(root:str|Path, # the models root
                    symbol:str, # the ticker
                    loaders:dict, # model name -> callable loading a model from its folder
@@ -427,7 +427,9 @@ def read_model_set(root:str|Path, # the models root
             try: models[name] = m = loaders[name](folder/name)
             except (KeyError, TypeError, ValueError) as e:
                 raise ArtifactError(f"{src/name}: the saved model is unreadable ({type(e).__name__}: {e})") from None
-            if list(getattr(m, 'feature_names_', man['features'])) != list(man['features']):
+            own = getattr(m, 'features', None)                   # the columns a model reads by name, if it says
+            want = list(man['features']) if own is None else list(own)
+            if not set(want) <= set(man['features']) or list(getattr(m, 'feature_names_', want)) != want:
                 raise ArtifactError(f"{src/name}: the model was fitted on a different feature list than the manifest "
                                     "records")
     return man, models
