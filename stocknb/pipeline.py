@@ -596,10 +596,20 @@ def model_staleness(pm:ProductionModel, # a loaded production model
             f"{new.get('data', {}).get('last_date')}) {said(newest)}, but this model comes from the validation of "
             f"{man.get('validated_at')}, which {said(saved)}{skipped}: retrain it or stop using it"]
 
-# %% ../nbs/13_pipeline.ipynb #e54cfb64
+# %% ../nbs/13_pipeline.ipynb #01a5fb50
+def _in_sample_error(sym:str, as_of:pd.Timestamp, trained_to:pd.Timestamp) -> DataError:
+    "The error for bars that end inside the production model's training data."
+    return DataError(f"{sym}: the bars end on {as_of:%Y-%m-%d}, inside the model's training data (labels through "
+                     f"{trained_to:%Y-%m-%d}): the model has seen that day's outcome, so this would be an "
+                     "in-sample prediction",
+                     hint=f"pass bars that end after {trained_to:%Y-%m-%d}, or allow_in_sample=True for a "
+                          "marked result",
+                     cli_hint=f"use data that ends after {trained_to:%Y-%m-%d} (--end, or a newer file)")
+
+# %% ../nbs/13_pipeline.ipynb #cadbf55f
 @patch
 def predict(self:ProductionPipeline,
-            latest_data:pd.DataFrame|None=None, # recent bars (≥ WARMUP + 1 + context rows); default: the configured data
+            latest_data:pd.DataFrame|None=None, # recent bars (≥ WARMUP + 1 + context rows); default: configured
             symbol:str|None=None, # default: config.symbol
             model:ProductionModel|None=None, # default: the in-memory model, else the saved one
             allow_in_sample:bool=False, # predict although the bars end inside the training data (the result is marked)
@@ -611,13 +621,7 @@ def predict(self:ProductionPipeline,
     if latest_data is None: df = self.load_data(sym)
     else: df = check_plausible(validate_ohlcv(latest_data, min_rows=WARMUP + 1 + pm.context))
     as_of, trained_to = df.index[-1], pd.Timestamp(pm.manifest['data']['training_last_date'])
-    if as_of <= trained_to and not allow_in_sample:
-        raise DataError(f"{sym}: the bars end on {as_of:%Y-%m-%d}, inside the model's training data (labels through "
-                        f"{trained_to:%Y-%m-%d}): the model has seen that day's outcome, so this would be an "
-                        "in-sample prediction",
-                        hint=f"pass bars that end after {trained_to:%Y-%m-%d}, or allow_in_sample=True for a "
-                             "marked result",
-                        cli_hint=f"use data that ends after {trained_to:%Y-%m-%d} (--end, or a newer file)")
+    if as_of <= trained_to and not allow_in_sample: raise _in_sample_error(sym, as_of, trained_to)
     X = build_features(df)[pm.features].iloc[-(pm.context + 1):]      # the last bar, and the context before it
     if not np.isfinite(X.to_numpy()).all():
         raise DataError(f"{sym}: the features of the last {len(X)} bar(s) ({X.index[0]:%Y-%m-%d} … "
@@ -625,7 +629,8 @@ def predict(self:ProductionPipeline,
     per = {m: float(v) for m, v in pm.predict_frame(X).iloc[-1].items()}
     pred = float(np.mean(list(per.values())))
     notes = model_staleness(pm, self.root)
-    if as_of <= trained_to: notes.insert(0, f"in-sample: the model was trained on labels through {trained_to:%Y-%m-%d}")
+    if as_of <= trained_to: notes.insert(0, f"in-sample: the model was trained on labels through "
+                                            f"{trained_to:%Y-%m-%d}")
     for n in notes: _log.warning(f"{sym}: {n}")
     direction = 'up' if pred > 0 else 'down' if pred < 0 else 'flat'
     return PredictionResult(sym, f"{as_of:%Y-%m-%d}", f"{as_of + pd.offsets.BDay(1):%Y-%m-%d}", pred, direction,
