@@ -7,7 +7,7 @@ __all__ = ['OHLCV', 'PRICES', 'SPIKE_FACTOR', 'JUMP_FACTOR', 'SEPARATORS', 'SOUR
            'validate_ohlcv', 'check_plausible', 'check_date', 'take_dates', 'first_rows', 'data_warnings',
            'normalize_columns', 'parse_dates', 'adjust_ohlcv', 'detect_decimal', 'parse_numbers', 'load_csv',
            'sample_symbols', 'load_ohlcv', 'random_walk_ohlcv', 'bayes_direction_accuracy', 'planted_signal_ohlcv',
-           'summarize_ohlcv', 'plot_ohlcv']
+           'regime_switching_ohlcv', 'regime_bayes_accuracy', 'summarize_ohlcv', 'plot_ohlcv']
 
 # %% ../nbs/01_data.ipynb #44219a25
 import datetime as _dt, hashlib, io, os, re, warnings
@@ -624,6 +624,65 @@ def planted_signal_ohlcv(n:int=8000, # number of trading days
     e[0] = rng.normal(0, sigma)                       # r[0] from the stationary distribution
     r = lfilter([1.0], [1.0, -phi], e)                # r[t] = phi*r[t-1] + e[t], no Python loop
     return _ohlcv_from_returns(r, rng, start, s0, sigma)
+
+# %% ../nbs/01_data.ipynb #e62320da
+def _regime_returns(n:int, phi:float, rng:np.random.Generator, sigma_low:float, sigma_high:float,
+                    persistence:float, window:int) -> tuple:
+    "Log returns `r`, the coefficient `c[t]` linking r[t] to r[t+1] (0 before a full window), and the daily σ."
+    high = np.empty(n, dtype=bool); high[0] = rng.random() < 0.5
+    flips = rng.random(n) >= persistence
+    for t in range(1, n): high[t] = high[t - 1] ^ flips[t]
+    sig = np.where(high, sigma_high, sigma_low)
+    e = rng.normal(0.0, 1.0, n) * sig * np.sqrt(1 - phi**2)
+    e[0] = rng.normal(0.0, sig[0])
+    thr2, r, c = sigma_low * sigma_high * window, np.empty(n), np.zeros(n)
+    ss = 0.0
+    for t in range(n):
+        r[t] = e[t] + (c[t - 1] * r[t - 1] if t else 0.0)
+        ss += r[t] * r[t] - (r[t - window] ** 2 if t >= window else 0.0)
+        if t >= window - 1: c[t] = phi if ss > thr2 else -phi
+    return r, c, sig
+
+def _check_regime_args(phi, sigma_low, sigma_high, persistence, window):
+    bayes_direction_accuracy(phi)  # validates phi
+    if not 0 < sigma_low < sigma_high:
+        raise DataError(f"need 0 < sigma_low < sigma_high; got sigma_low={sigma_low!r}, sigma_high={sigma_high!r}")
+    if not 0 < persistence < 1: raise DataError(f"persistence must be in (0, 1); got {persistence!r}")
+    check_int(window, 'window', 2)
+
+# %% ../nbs/01_data.ipynb #6a73c06b
+def regime_switching_ohlcv(n:int=8000, # number of trading days
+                           phi:float=0.2, # |AR(1) coefficient|: +phi in the high-volatility regime, -phi in the low
+                           seed:int=0, # seed of the generator
+                           sigma_low:float=0.01, # daily log-return σ of the calm state
+                           sigma_high:float=0.02, # daily log-return σ of the volatile state
+                           persistence:float=0.99, # chance the hidden state stays the same from one day to the next
+                           window:int=20, # days of the trailing root-mean-square return that decides the regime
+                           start='2000-01-03', # first business day
+                           s0:float=100.0, # price before the first day
+                          ) -> pd.DataFrame:
+    "Valid daily OHLCV whose next-day AR(1) coefficient is +phi after volatile weeks and -phi after calm ones."
+    check_int(n, 'n', 2)
+    _check_regime_args(phi, sigma_low, sigma_high, persistence, window)
+    rng = np.random.default_rng(seed)
+    r, _, _ = _regime_returns(n, phi, rng, sigma_low, sigma_high, persistence, window)
+    return _ohlcv_from_returns(r, rng, start, s0, float(np.sqrt(sigma_low * sigma_high)))
+
+# %% ../nbs/01_data.ipynb #7307b9cd
+def regime_bayes_accuracy(phi:float=0.2, # as in `regime_switching_ohlcv`
+                          sigma_low:float=0.01, sigma_high:float=0.02, persistence:float=0.99, window:int=20,
+                          n:int=400_000, # simulated days
+                          seed:int=0, # seed of the simulation
+                         ) -> tuple:
+    "Best possible direction accuracy on `regime_switching_ohlcv` data, by simulation: `(accuracy, standard error)`."
+    from scipy.stats import norm
+    _check_regime_args(phi, sigma_low, sigma_high, persistence, window)
+    check_int(n, 'n', 100 * window)
+    r, c, sig = _regime_returns(n, phi, np.random.default_rng(seed), sigma_low, sigma_high, persistence, window)
+    t = np.arange(window - 1, n - 1)        # days with a full window and a next day
+    p = norm.cdf(np.abs(c[t] * r[t]) / (sig[t + 1] * np.sqrt(1 - phi**2)))   # P(hit | the past, tomorrow's σ)
+    means = np.array([b.mean() for b in np.array_split(p, 100)])              # batch means: p is autocorrelated
+    return float(p.mean()), float(means.std(ddof=1) / np.sqrt(len(means)))
 
 # %% ../nbs/01_data.ipynb #a4a35009
 def summarize_ohlcv(df:pd.DataFrame, symbol:str='', source:str='') -> dict:

@@ -7,8 +7,8 @@ __all__ = ['EULER_GAMMA', 'positions', 'strategy_returns', 'direction_accuracy',
            'drawdown_series', 'max_drawdown', 'cagr', 'calmar_ratio', 'ValidationMetrics', 'WFE', 'calculate_wfe',
            'pardo_wfe', 'calculate_overfitting_ratio', 'calculate_consistency_score', 'sharpe_moments',
            'probabilistic_sharpe_ratio', 'expected_max_sharpe', 'deflated_sharpe_ratio', 'PBOResult',
-           'probability_of_backtest_overfitting', 'CollapseCheck', 'detect_variance_collapse', 'SignImbalanceCheck',
-           'detect_sign_imbalance']
+           'probability_of_backtest_overfitting', 'holm_bonferroni', 'CollapseCheck', 'detect_variance_collapse',
+           'SignImbalanceCheck', 'detect_sign_imbalance']
 
 # %% ../nbs/04_metrics.ipynb #796c7af9
 import itertools, math
@@ -434,6 +434,23 @@ def probability_of_backtest_overfitting(
     omega = rankdata(P_oos, axis=1)[rows, best] / (N + 1)
     lam = np.log(omega / (1 - omega))
     return PBOResult(float(np.mean(lam <= 0)), lam, omega, best, P_is[rows, best], P_oos[rows, best], N)
+
+# %% ../nbs/04_metrics.ipynb #c1746c29
+def holm_bonferroni(pvalues, # p-values: a dict or Series (name -> p) or a sequence; NaN counts as 1
+                    alpha:float=0.01, # family-wise error rate
+                   ) -> pd.DataFrame:
+    "Holm's step-down test: each hypothesis's p-value, rank, threshold α/(m − rank + 1), adjusted p and decision."
+    s = pd.Series(pvalues, dtype='float64') if not isinstance(pvalues, pd.Series) else pvalues.astype('float64')
+    if s.empty: raise DataError("holm_bonferroni needs at least one p-value; got none")
+    if ((s < 0) | (s > 1)).any(): raise DataError(f"p-values must lie in [0, 1]; got {s[(s < 0) | (s > 1)].tolist()}")
+    if not 0 < alpha < 1: raise DataError(f"alpha must be in (0, 1); got {alpha!r}")
+    p = s.fillna(1.0).to_numpy()
+    m, order = len(p), np.argsort(p, kind='stable')
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = pd.DataFrame({'p_value': s.to_numpy()[order], 'rank': np.arange(1, m + 1),
+                        'threshold': alpha / (m - np.arange(m)), 'adjusted_p': adj, 'reject': adj < alpha},
+                       index=s.index[order])
+    return out.loc[s.index]
 
 # %% ../nbs/04_metrics.ipynb #3661ab0c
 @dataclass(frozen=True)

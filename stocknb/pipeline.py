@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['SEQUENCE_BUILDERS', 'SEQUENCE_PRESETS', 'MODELS', 'GATE_PARTS', 'PipelineConfig', 'ModelSpec', 'sequence_settings',
-           'GateDecision', 'gate_decision', 'ValidationReport', 'PredictionResult', 'ProductionModel',
+           'GateDecision', 'gate_decision', 'gate_decisions', 'ValidationReport', 'PredictionResult', 'ProductionModel',
            'ProductionPipeline', 'model_staleness', 'honesty_check']
 
-# %% ../nbs/13_pipeline.ipynb #fa0f1bf9
+# %% ../nbs/13_pipeline.ipynb #8048e236
 import datetime as _dt, math, sys, textwrap, time, uuid
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
@@ -20,7 +20,7 @@ from .core import (ArtifactError, ConfigError, DataError, GateError, StateError,
 from .data import (load_ohlcv, validate_ohlcv, check_plausible, frame_hash, data_warnings, check_date,
                           take_dates, SOURCES, SEPARATORS)
 from .features import DAILY_INPUTS, WARMUP, build_features, make_dataset
-from .metrics import ValidationMetrics, WFE, detect_sign_imbalance, detect_variance_collapse
+from .metrics import ValidationMetrics, WFE, detect_sign_imbalance, detect_variance_collapse, holm_bonferroni
 from .walk_forward import WalkForwardValidator, WalkForwardResult, model_context
 from .gbm import GBMModel, gbm_factory, train_gbm_baseline
 from .backtest import Backtester, positions_from_predictions, compare_strategies
@@ -30,7 +30,7 @@ from .artifacts import (check_writable, append_history, read_history, json_sha25
 # %% ../nbs/13_pipeline.ipynb #880f20c0
 _log = get_logger(__name__)
 
-# %% ../nbs/13_pipeline.ipynb #764cf042
+# %% ../nbs/13_pipeline.ipynb #8314d534
 @dataclass
 class PipelineConfig:
     "Everything a run depends on; saved in every manifest. Defaults follow the seed system where it was right."
@@ -48,7 +48,8 @@ class PipelineConfig:
     purge:int|None = None # rows purged at each boundary (None = horizon)
     embargo:int = 0 # extra rows after each purge
     wfe_threshold:float = 40.0 # gate: minimum walk-forward efficiency in % (the seed's 40)
-    alpha:float = 0.01 # gate: maximum one-sided binomial p-value of the OOF direction accuracy
+    alpha:float = 0.01 # gate: family-wise error rate of the significance test over the models judged in one run
+    multiple_testing:str = 'holm' # 'holm': Holm–Bonferroni over the models judged in one run; 'none': each at alpha
     max_sign_share:float = 0.8 # gate: maximum share of predictions with one sign
     min_std_ratio:float = 0.01 # gate: minimum prediction std / target std (within folds)
     skip_gate:bool = False # train even if the gate fails: all four checks are ignored (recorded everywhere)
@@ -67,8 +68,9 @@ class PipelineConfig:
         if isinstance(self.models, (list, tuple)): self.models = tuple(self.models)
         self.validate()
 
-# %% ../nbs/13_pipeline.ipynb #46e5e54a
+# %% ../nbs/13_pipeline.ipynb #9d6cfd81
 _CHOICES = {'wf_mode': ('anchored', 'rolling'), 'calibration': ('none', 'median', 'isotonic'),
+            'multiple_testing': ('holm', 'none'),
             'position_method': ('sign', 'scaled', 'threshold'), 'source': SOURCES}
 
 @patch
@@ -221,25 +223,28 @@ class GateDecision:
     def to_dict(self) -> dict:
         return {'model': self.model, 'passed': self.passed, 'parts': self.parts, 'reason': self.reason}
 
-# %% ../nbs/13_pipeline.ipynb #cbd7d830
+# %% ../nbs/13_pipeline.ipynb #e7387ba1
 def _fold_groups(wf:WalkForwardResult) -> np.ndarray:
     return np.repeat([f.fold.k for f in wf.folds], [len(f.fold.test) for f in wf.folds])
 
 def gate_decision(name:str, # model name
                   wf:WalkForwardResult, # its walk-forward result
                   cfg:PipelineConfig, # the thresholds, all four of which are applied here
+                  holm:pd.Series|None=None, # this model's row of `holm_bonferroni` over the run (None: one model)
                  ) -> GateDecision:
     "Apply the four-part gate (WFE, significance, collapse, sign imbalance) with `cfg`'s thresholds."
     o, w = wf.oof_metrics, wf.wfe
     col = detect_variance_collapse(wf.oof, wf.y, min_std_ratio=cfg.min_std_ratio, groups=_fold_groups(wf))
     sgn = detect_sign_imbalance(wf.oof, wf.y, max_share=cfg.max_sign_share)
+    p = o.direction_pvalue if holm is None else float(holm['adjusted_p'])
+    adj = '' if holm is None else f", Holm-adjusted {p:.3g} (rank {int(holm['rank'])} of {holm['m']})"
     acc = (f"OOF accuracy {o.direction_accuracy:.4f} ± {o.direction_se:.4f}, "
-           f"p = {o.direction_pvalue:.3g} vs < {cfg.alpha:g}")
+           f"p = {o.direction_pvalue:.3g}{adj} vs < {cfg.alpha:g}")
     parts = {
         'wfe': {'passed': bool(w.defined and float(w) >= cfg.wfe_threshold), 'value': float(w),
                 'threshold': cfg.wfe_threshold, 'detail': f"WFE {w} vs ≥ {cfg.wfe_threshold:g} %"},
-        'significance': {'passed': bool(o.direction_pvalue < cfg.alpha), 'value': o.direction_pvalue,
-                         'threshold': cfg.alpha, 'detail': acc},
+        'significance': {'passed': bool(p < cfg.alpha), 'value': p, 'threshold': cfg.alpha, 'detail': acc,
+                         'raw_p': o.direction_pvalue},
         'collapse': {'passed': not col.flag, 'value': col.std_ratio, 'threshold': cfg.min_std_ratio,
                      'detail': col.reason},
         'sign': {'passed': not sgn.flag, 'value': sgn.majority_share, 'threshold': cfg.max_sign_share,
@@ -249,6 +254,17 @@ def gate_decision(name:str, # model name
     reason = ('passed all four checks' if not failed
               else 'failed ' + '; '.join(f"{k}: {parts[k]['detail']}" for k in failed))
     return GateDecision(name, not failed, parts, reason)
+
+# %% ../nbs/13_pipeline.ipynb #e4c840b4
+def gate_decisions(results:dict, # model name -> `WalkForwardResult`: every model judged in one run
+                   cfg:PipelineConfig, # thresholds, and `multiple_testing`
+                  ) -> dict:
+    "The gate of every model of one run, the significance part corrected for their number (`cfg.multiple_testing`)."
+    if cfg.multiple_testing == 'none' or len(results) == 1:
+        return {m: gate_decision(m, r, cfg) for m, r in results.items()}
+    h = holm_bonferroni({m: r.oof_metrics.direction_pvalue for m, r in results.items()}, cfg.alpha)
+    h['m'] = len(results)
+    return {m: gate_decision(m, r, cfg, h.loc[m]) for m, r in results.items()}
 
 # %% ../nbs/13_pipeline.ipynb #7eb08b97
 @dataclass(eq=False)
@@ -271,7 +287,7 @@ class ValidationReport:
     def __str__(self): return self.to_text()
     def _repr_markdown_(self): return self.to_markdown()
 
-# %% ../nbs/13_pipeline.ipynb #5cdae20e
+# %% ../nbs/13_pipeline.ipynb #70ba635a
 @patch
 def to_frame(self:ValidationReport) -> pd.DataFrame:
     "A row per model: OOF days, coverage (share with a call), accuracy on those (± s.e., p), IC, Sharpe, WFEs, checks."
@@ -286,14 +302,18 @@ def to_frame(self:ValidationReport) -> pd.DataFrame:
                    'passed': g.passed}
     return pd.DataFrame(rows).T
 
+def _holm_note(c:PipelineConfig, m:int) -> str:
+    if m == 1: return ''
+    return f" (Holm-adjusted over {m} models)" if c.multiple_testing == 'holm' else f" (each of {m} models, uncorrected)"
+
 @patch
 def header(self:ValidationReport) -> list:
     "The lines above the table: data, walk-forward settings, the gate's thresholds, data warnings."
     d, c = self.data, self.config
     out = [f"{self.symbol}: {d['rows']:,} bars {d['first_date']} … {d['last_date']}; walk-forward {c.wf_mode}, "
            f"{c.n_splits} folds, purge {c.purge_rows}",
-           f"gate: WFE ≥ {c.wfe_threshold:g} %, p < {c.alpha:g}, pred. std ≥ {c.min_std_ratio:g} × target std, "
-           f"one sign on ≤ {c.max_sign_share:.0%} of days"]
+           f"gate: WFE ≥ {c.wfe_threshold:g} %, p < {c.alpha:g}{_holm_note(c, len(self.results))}, "
+           f"pred. std ≥ {c.min_std_ratio:g} × target std, one sign on ≤ {c.max_sign_share:.0%} of days"]
     return out + [f"data warning: {w}" for w in d.get('warnings', [])]
 
 # %% ../nbs/13_pipeline.ipynb #d423fb3d
@@ -481,7 +501,7 @@ def load_data(self:ProductionPipeline, symbol:str|None=None, # default: config.s
     self._data[sym] = df
     return df
 
-# %% ../nbs/13_pipeline.ipynb #e602df06
+# %% ../nbs/13_pipeline.ipynb #1096ffc9
 @patch
 def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
                    data:pd.DataFrame|None=None, # bars to use instead of loading (e.g. synthetic)
@@ -497,14 +517,14 @@ def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: con
     df = self.load_data(sym, data)
     ds = self._dataset(df)
     factories = {name: MODELS[name].factory(c, quiet=progress is False) for name in c.models}
-    wf, results, gates = self._validator(), {}, {}
+    wf, results = self._validator(), {}
     quiet = None if progress is None else not progress
     for name in tqdm(c.models, desc=f'{sym}: validating', disable=quiet, leave=False):
         r = wf.validate(factories[name], ds.X, ds.y, progress=progress, min_std_ratio=c.min_std_ratio,
                         max_sign_share=c.max_sign_share)
-        results[name], gates[name] = r, gate_decision(name, r, c)
-        _log.info(f"{sym} {name}: OOF accuracy {r.oof_metrics.direction_accuracy:.4f}, WFE {r.wfe}; "
-                  f"gate {'passed' if gates[name].passed else 'failed'}")
+        results[name] = r
+        _log.info(f"{sym} {name}: OOF accuracy {r.oof_metrics.direction_accuracy:.4f}, WFE {r.wfe}")
+    gates = gate_decisions(results, c)
     info = {'rows': len(df), 'first_date': f"{df.index[0]:%Y-%m-%d}", 'last_date': f"{df.index[-1]:%Y-%m-%d}",
             'sha256': frame_hash(df), 'source': c.source if data is None else 'in-memory', 'training_rows': len(ds.X),
             'warnings': data_warnings(df)}
