@@ -45,7 +45,7 @@ def _add_output_args(p:argparse.ArgumentParser):
                    help='output: a compact table (default), markdown, or JSON')
     p.add_argument('--json', action='store_const', const='json', dest='format', help='same as --format json')
 
-# %% ../nbs/15_cli.ipynb #b5be9845
+# %% ../nbs/15_cli.ipynb #061bb72f
 def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models:bool=True):
     from stocknb.pipeline import MODELS, PipelineConfig as C
     _add_data_args(p)
@@ -62,7 +62,12 @@ def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models
         p.add_argument('--wfe-threshold', type=float, default=C.wfe_threshold,
                        help='gate: minimum WFE in %% (default 40)')
         p.add_argument('--alpha', type=float, default=C.alpha,
-                       help='gate: maximum p-value of the OOF accuracy (default 0.01)')
+                       help='gate: maximum p-value of the OOF accuracy, Holm-adjusted over the models of the run '
+                            '(default 0.01)')
+        p.add_argument('--multiple-testing', default=C.multiple_testing, choices=('holm', 'none'),
+                       help="gate: 'holm' corrects each p-value for the number of models judged (default); 'none'")
+        p.add_argument('--stacking', action='store_true',
+                       help='also validate a regime-aware XGBoost stack of the models; production when it passes')
         p.add_argument('--max-sign-share', type=float, default=C.max_sign_share,
                        help='gate: maximum share of days predicted with one sign (default 0.8)')
         p.add_argument('--min-std-ratio', type=float, default=C.min_std_ratio,
@@ -79,6 +84,7 @@ def _config(a):
     if hasattr(a, 'models'):
         kw |= dict(models=tuple(a.models), skip_gate=a.skip_gate, wfe_threshold=a.wfe_threshold, alpha=a.alpha,
                    max_sign_share=a.max_sign_share, min_std_ratio=a.min_std_ratio, seed=a.seed)
+    if hasattr(a, 'stacking'): kw |= dict(stacking=a.stacking, multiple_testing=a.multiple_testing)
     if hasattr(a, 'model_params'): kw['model_params'] = a.model_params
     return PipelineConfig(**kw)
 

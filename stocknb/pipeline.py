@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['SEQUENCE_BUILDERS', 'SEQUENCE_PRESETS', 'MODELS', 'GATE_PARTS', 'PipelineConfig', 'ModelSpec', 'sequence_settings',
-           'GateDecision', 'gate_decision', 'gate_decisions', 'ValidationReport', 'PredictionResult', 'ProductionModel',
-           'ProductionPipeline', 'model_staleness', 'honesty_check']
+           'GateDecision', 'gate_decision', 'gate_decisions', 'ValidationReport', 'ProductionModel',
+           'ProductionPipeline', 'model_staleness', 'honesty_check', 'false_pass_rate']
 
-# %% ../nbs/13_pipeline.ipynb #8048e236
+# %% ../nbs/13_pipeline.ipynb #66fa925e
 import datetime as _dt, math, sys, textwrap, time, uuid
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
@@ -24,13 +24,14 @@ from .metrics import ValidationMetrics, WFE, detect_sign_imbalance, detect_varia
 from .walk_forward import WalkForwardValidator, WalkForwardResult, model_context
 from .gbm import GBMModel, gbm_factory, train_gbm_baseline
 from .backtest import Backtester, positions_from_predictions, compare_strategies
+from .stacking import PredictionResult, StackingEnsembleTrainer, StackingPredictor, StackMeta, meta_settings
 from .artifacts import (check_writable, append_history, read_history, json_sha256, production_manifest,
                                write_model_set, read_model_set)
 
 # %% ../nbs/13_pipeline.ipynb #880f20c0
 _log = get_logger(__name__)
 
-# %% ../nbs/13_pipeline.ipynb #8314d534
+# %% ../nbs/13_pipeline.ipynb #3a8668a7
 @dataclass
 class PipelineConfig:
     "Everything a run depends on; saved in every manifest. Defaults follow the seed system where it was right."
@@ -52,6 +53,7 @@ class PipelineConfig:
     multiple_testing:str = 'holm' # 'holm': Holm–Bonferroni over the models judged in one run; 'none': each at alpha
     max_sign_share:float = 0.8 # gate: maximum share of predictions with one sign
     min_std_ratio:float = 0.01 # gate: minimum prediction std / target std (within folds)
+    stacking:bool = False # also validate a regime-aware XGBoost stack of the models; production when it passes
     skip_gate:bool = False # train even if the gate fails: all four checks are ignored (recorded everywhere)
     skip_wfe_check:bool = False # the seed's name for `skip_gate` (it, too, skips all four checks)
     calibration:str = 'median' # GBM calibration fitted on each validation block: 'none', 'median', 'isotonic'
@@ -61,14 +63,14 @@ class PipelineConfig:
     seed:int = 42 # every random generator, in [0, 2**32)
     n_jobs:int = 1 # threads per model fit
     models_dir:str|None = None # artifacts root (default `stocknb.core.models_dir()`)
-    model_params:dict = field(default_factory=dict) # per-model overrides, e.g. {'xgb': {'n_estimators': 500}}
+    model_params:dict = field(default_factory=dict) # per-model overrides, e.g. {'xgb': {'n_estimators': 500}}; 'stack'
 
     def __post_init__(self):
         if isinstance(self.models, str): self.models = (self.models,)
         if isinstance(self.models, (list, tuple)): self.models = tuple(self.models)
         self.validate()
 
-# %% ../nbs/13_pipeline.ipynb #9d6cfd81
+# %% ../nbs/13_pipeline.ipynb #7c8d8ad3
 _CHOICES = {'wf_mode': ('anchored', 'rolling'), 'calibration': ('none', 'median', 'isotonic'),
             'multiple_testing': ('holm', 'none'),
             'position_method': ('sign', 'scaled', 'threshold'), 'source': SOURCES}
@@ -91,7 +93,7 @@ def validate(self:PipelineConfig) -> PipelineConfig:
     check_number(self.max_sign_share, P + 'max_sign_share', 0.5, 1, hi_open=True)
     check_number(self.min_std_ratio, P + 'min_std_ratio', 0, 1, hi_open=True)
     for k in ('cost_bps', 'slippage_bps'): check_number(getattr(self, k), P + k, 0)
-    for k in ('skip_gate', 'skip_wfe_check'):
+    for k in ('skip_gate', 'skip_wfe_check', 'stacking'):
         if not isinstance(getattr(self, k), bool):
             raise ConfigError(f"{P}{k} must be True or False; got {getattr(self, k)!r}")
     self.skip_gate = self.skip_wfe_check = self.skip_gate or self.skip_wfe_check
@@ -100,7 +102,7 @@ def validate(self:PipelineConfig) -> PipelineConfig:
     _check_models(self)
     return self
 
-# %% ../nbs/13_pipeline.ipynb #56014dc4
+# %% ../nbs/13_pipeline.ipynb #82a0598b
 def _check_source(c:PipelineConfig):
     "The data settings: source, CSV path and format, dates."
     P = 'PipelineConfig.'
@@ -125,10 +127,12 @@ def _check_models(c:PipelineConfig):
     unknown = [m for m in c.models if m not in MODELS]
     if unknown: raise ConfigError(f"PipelineConfig.models: unknown model(s) {unknown}; available: {', '.join(MODELS)}")
     mp = c.model_params
-    if not isinstance(mp, dict) or any(k not in MODELS or not isinstance(v, dict) for k, v in mp.items()):
+    if not isinstance(mp, dict) or any(k not in (*MODELS, 'stack') or not isinstance(v, dict) for k, v in mp.items()):
         raise ConfigError(f"PipelineConfig.model_params must be a dict of dicts keyed by model name "
-                          f"({', '.join(MODELS)}); got {mp!r}")
-    for m in dict.fromkeys(c.models + tuple(c.model_params)):
+                          f"({', '.join(MODELS)}) or 'stack' (the meta-learner); got {mp!r}")
+    try: meta_settings(mp.get('stack'))
+    except (ConfigError, DataError) as e: raise ConfigError(f"PipelineConfig.model_params['stack']: {e.msg}") from None
+    for m in dict.fromkeys(c.models + tuple(k for k in c.model_params if k != 'stack')):
         try: MODELS[m].factory(c)
         except DataError as e: raise ConfigError(f"PipelineConfig.model_params[{m!r}]: {e.msg}", hint=e.hint) from None
 
@@ -266,7 +270,7 @@ def gate_decisions(results:dict, # model name -> `WalkForwardResult`: every mode
     h['m'] = len(results)
     return {m: gate_decision(m, r, cfg, h.loc[m]) for m, r in results.items()}
 
-# %% ../nbs/13_pipeline.ipynb #7eb08b97
+# %% ../nbs/13_pipeline.ipynb #7a9e2448
 @dataclass(eq=False)
 class ValidationReport:
     "Walk-forward results and gate decisions of every model for one symbol, with the data they came from."
@@ -278,6 +282,7 @@ class ValidationReport:
     seconds: float = 0.0
     id: str = '' # identifies this validation in the symbol's history and in manifests
     created: str = '' # when it ran (UTC, ISO 8601)
+    stacking: object = None # the `StackingValidation` when `config.stacking` (its walk-forward is `results['stack']`)
 
     @property
     def passed(self) -> list:
@@ -287,7 +292,7 @@ class ValidationReport:
     def __str__(self): return self.to_text()
     def _repr_markdown_(self): return self.to_markdown()
 
-# %% ../nbs/13_pipeline.ipynb #70ba635a
+# %% ../nbs/13_pipeline.ipynb #70e68aec
 @patch
 def to_frame(self:ValidationReport) -> pd.DataFrame:
     "A row per model: OOF days, coverage (share with a call), accuracy on those (± s.e., p), IC, Sharpe, WFEs, checks."
@@ -314,6 +319,9 @@ def header(self:ValidationReport) -> list:
            f"{c.n_splits} folds, purge {c.purge_rows}",
            f"gate: WFE ≥ {c.wfe_threshold:g} %, p < {c.alpha:g}{_holm_note(c, len(self.results))}, "
            f"pred. std ≥ {c.min_std_ratio:g} × target std, one sign on ≤ {c.max_sign_share:.0%} of days"]
+    if self.stacking is not None:
+        n = len(self.results['stack'].oof)
+        out += [f"stack: {t}; its OOF covers the last {n:,} of the bases' OOF days" for t in self.stacking.notes]
     return out + [f"data warning: {w}" for w in d.get('warnings', [])]
 
 # %% ../nbs/13_pipeline.ipynb #d423fb3d
@@ -377,35 +385,7 @@ def plot(self:ValidationReport):
     fig.suptitle(f"{self.symbol}: validation report"); fig.tight_layout()
     return fig
 
-# %% ../nbs/13_pipeline.ipynb #7034013e
-@dataclass
-class PredictionResult:
-    "A production prediction for the next trading day."
-    symbol: str
-    as_of: str # date of the last bar used (its close is known)
-    date: str # the day the prediction is for: the next business day (exchange holidays are not modelled)
-    predicted_return: float # mean of the models' predicted log returns for as_of → date
-    direction: str # 'up', 'down' or 'flat'
-    oof_hit_rate: float # the models' mean out-of-fold direction accuracy: a past hit rate, not a probability
-    position: float # position to hold during `date`, from `position_method`
-    models_used: list # models that contributed
-    per_model: dict # model name -> its prediction
-    gate_overridden: bool = False # True when the models were trained with `skip_gate` despite failing the gate
-    in_sample: bool = False # True when `as_of` lies inside the training data (allowed only with `allow_in_sample=True`)
-    notes: list = field(default_factory=list) # warnings the user must see: a newer validation disagrees, in-sample, ...
-
-    def to_dict(self) -> dict: return asdict(self)
-    def __str__(self):
-        flag = '  [GATE OVERRIDDEN: models did not pass validation; all four checks were skipped]'
-        flag = flag if self.gate_overridden else ''
-        flag += '  [IN-SAMPLE: the model has seen this day\'s label]' if self.in_sample else ''
-        head = (f"{self.symbol} for {self.date} (data to {self.as_of}): "
-                f"predicted log return {self.predicted_return:+.5f} → "
-                f"{self.direction}, position {self.position:+.2f}; historical OOF hit rate {self.oof_hit_rate:.1%}; "
-                f"models {', '.join(self.models_used)}{flag}")
-        return '\n'.join([head, *(f"warning: {n}" for n in self.notes)])
-
-# %% ../nbs/13_pipeline.ipynb #70a63d2a
+# %% ../nbs/13_pipeline.ipynb #9660dcb4
 @dataclass(eq=False)
 class ProductionModel:
     "Fitted production models for one symbol, their features and manifest; `save`/`load` verified, pickle-free."
@@ -416,27 +396,31 @@ class ProductionModel:
     config: PipelineConfig
 
     def predict_frame(self, X:pd.DataFrame) -> pd.DataFrame:
-        "Every model's prediction for each row of `X` (features in `self.features` order)."
+        "Every base model's prediction for each row of `X` (a stack needs bars: `StackingPredictor.predict_frame`)."
         missing = [f for f in self.features if f not in X.columns]
         if missing: raise DataError(f"X lacks {len(missing)} feature(s) the models need, e.g. {missing[:3]}")
         Xf = X[self.features]
-        return pd.DataFrame({m: mod.predict(Xf) for m, mod in self.models.items()}, index=X.index)
+        return pd.DataFrame({m: mod.predict(Xf) for m, mod in self.models.items() if m != 'stack'}, index=X.index)
 
     @property
     def context(self) -> int:
         "Feature rows before the predicted one that the models read (the largest `context`; 0 for the GBMs)."
         return max((model_context(m) for m in self.models.values()), default=0)
 
-# %% ../nbs/13_pipeline.ipynb #127c0313
+# %% ../nbs/13_pipeline.ipynb #9de0bc0a
 @patch
 def save(self:ProductionModel, root:str|Path|None=None) -> Path:
     "Write atomically to `root/SYMBOL/` (default: the config's `models_dir`); on any failure the previous one stays."
     root, man = models_dir(root if root is not None else self.config.models_dir), self.manifest
-    savers = {name: (lambda folder, name=name, m=m: MODELS[name].save(m, folder)) for name, m in self.models.items()}
+    savers = {name: _saver(name, m) for name, m in self.models.items()}
     meta = {name: {'validation': man['validation'].get(name), 'gate': man['gate'].get(name)} for name in self.models}
     dest = write_model_set(root, self.symbol, savers, man, meta)
     _log.info(f"saved {', '.join(self.models)} for {self.symbol} to {dest}")
     return dest
+
+def _saver(name:str, m):
+    "How model `name` writes itself into a folder: its `ModelSpec.save` (the stack saves itself)."
+    return (lambda folder: MODELS[name].save(m, folder)) if name in MODELS else m.save
 
 def _missing_model(sym:str, root:Path, explicit:bool) -> dict:
     "What to say when no model is saved for `sym`: train one first (in Python words and in CLI words)."
@@ -448,7 +432,7 @@ def _missing_model(sym:str, root:Path, explicit:bool) -> dict:
 def load(cls:ProductionModel, symbol:str, root:str|Path|None=None) -> ProductionModel:
     "Load and verify `root/SYMBOL/` under its lock (hashes, no pickles, features); each problem an `ArtifactError`."
     sym, base = check_symbol(symbol), models_dir(root)
-    loaders = {n: s.load for n, s in MODELS.items()}
+    loaders = {n: s.load for n, s in MODELS.items()} | {'stack': StackMeta.load}
     man, models = read_model_set(base, sym, loaders, _missing_model(sym, base, root is not None))
     try: cfg = PipelineConfig.from_dict(man['config'])
     except ConfigError as e:
@@ -501,7 +485,14 @@ def load_data(self:ProductionPipeline, symbol:str|None=None, # default: config.s
     self._data[sym] = df
     return df
 
-# %% ../nbs/13_pipeline.ipynb #1096ffc9
+# %% ../nbs/13_pipeline.ipynb #6ce60923
+def _stacker(c:PipelineConfig, factories:dict) -> StackingEnsembleTrainer:
+    "The stacking trainer of config `c` over the base model `factories` (same folds, purge and checks as the bases)."
+    return StackingEnsembleTrainer(factories, c.model_params.get('stack'), n_splits=c.n_splits, mode=c.wf_mode,
+                                   purge=c.purge_rows, embargo=c.embargo, seed=c.seed, min_std_ratio=c.min_std_ratio,
+                                   max_sign_share=c.max_sign_share)
+
+# %% ../nbs/13_pipeline.ipynb #949e57a2
 @patch
 def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
                    data:pd.DataFrame|None=None, # bars to use instead of loading (e.g. synthetic)
@@ -524,12 +515,16 @@ def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: con
                         max_sign_share=c.max_sign_share)
         results[name] = r
         _log.info(f"{sym} {name}: OOF accuracy {r.oof_metrics.direction_accuracy:.4f}, WFE {r.wfe}")
+    sv = None
+    if c.stacking:                          # bases chosen by their gate among the bases; then all judged together
+        sv = _stacker(c, factories).validate(df, ds.X, ds.y, results, gate_decisions(results, c), progress)
+        results['stack'] = sv.stack
     gates = gate_decisions(results, c)
     info = {'rows': len(df), 'first_date': f"{df.index[0]:%Y-%m-%d}", 'last_date': f"{df.index[-1]:%Y-%m-%d}",
             'sha256': frame_hash(df), 'source': c.source if data is None else 'in-memory', 'training_rows': len(ds.X),
             'warnings': data_warnings(df)}
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')
-    self.report_ = ValidationReport(sym, c, info, results, gates, time.perf_counter() - t0, uuid.uuid4().hex, now)
+    self.report_ = ValidationReport(sym, c, info, results, gates, time.perf_counter() - t0, uuid.uuid4().hex, now, sv)
     if record: self._record(self.report_)
     return self.report_
 
@@ -548,13 +543,21 @@ def _record(self:ProductionPipeline, rep:ValidationReport):
         _log.warning(f"{rep.symbol}: could not record this validation in the history under {self.root} ({e}); "
                      "`predict` cannot compare it with the saved model")
 
-# %% ../nbs/13_pipeline.ipynb #aeaefbbc
+# %% ../nbs/13_pipeline.ipynb #3eaa4155
+def _production_set(rep:ValidationReport) -> tuple:
+    "What production trains, and whether the gate is overridden: a stack that passed with its bases, else what passed."
+    g = rep.gates
+    if 'stack' in g and g['stack'].passed: return [*rep.stacking.used, 'stack'], False
+    if rep.passed: return list(rep.passed), False
+    return [*rep.config.models, *(['stack'] if 'stack' in g else [])], True
+
+# %% ../nbs/13_pipeline.ipynb #43501331
 @patch
 def train_production(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
                      data:pd.DataFrame|None=None, # bars to use instead of loading
                      save:bool=True, # write the artifacts to `root`/SYMBOL
                     ) -> ProductionModel:
-    "Train the models that passed the gate on all rows and save them; `GateError` (nothing written) when none passed."
+    "Train the models that passed the gate (a stack that passed: with its bases) on all rows and save them."
     c = self.config
     sym = check_symbol(symbol or c.symbol)
     if save: check_writable(self.root)
@@ -571,13 +574,19 @@ def train_production(self:ProductionPipeline, symbol:str|None=None, # default: c
                              "as overridden",
                         cli_hint="the report above gives each check's numbers; --skip-gate trains anyway, marked "
                                  "as overridden")
-    use, overridden = (rep.passed, False) if rep.passed else (list(c.models), True)
+    use, overridden = _production_set(rep)
     if overridden: _log.warning(f"{sym}: skip_gate: training {use} although no model passed the gate; all four checks "
                                 f"({', '.join(GATE_PARTS)}) were skipped")
     ds = self._dataset(df)
     set_seed(c.seed)
     models, notes = {}, {}
-    for name in use: models[name], notes[name] = MODELS[name].train_full(c, ds.X, ds.y)
+    for name in use:
+        if name != 'stack': models[name], notes[name] = MODELS[name].train_full(c, ds.X, ds.y)
+    if 'stack' in use:                      # the meta-learner on all OOF rows, over the bases just trained on all rows
+        used = rep.stacking.used
+        sp = _stacker(c, {m: MODELS[m].factory(c, quiet=True) for m in used}).fit_production(
+            ds.X, ds.y, rep.stacking, fitted_bases={m: models[m] for m in used})
+        models['stack'], notes['stack'] = sp.meta, sp.meta.notes_
     pm = ProductionModel(sym, models, list(ds.X.columns), _manifest(rep, ds, use, overridden, notes), c)
     if save: pm.save(self.root)
     self.production_ = pm
@@ -626,7 +635,7 @@ def _in_sample_error(sym:str, as_of:pd.Timestamp, trained_to:pd.Timestamp) -> Da
                           "marked result",
                      cli_hint=f"use data that ends after {trained_to:%Y-%m-%d} (--end, or a newer file)")
 
-# %% ../nbs/13_pipeline.ipynb #cadbf55f
+# %% ../nbs/13_pipeline.ipynb #e60de25c
 @patch
 def predict(self:ProductionPipeline,
             latest_data:pd.DataFrame|None=None, # recent bars (≥ WARMUP + 1 + context rows); default: configured
@@ -646,18 +655,28 @@ def predict(self:ProductionPipeline,
     if not np.isfinite(X.to_numpy()).all():
         raise DataError(f"{sym}: the features of the last {len(X)} bar(s) ({X.index[0]:%Y-%m-%d} … "
                         f"{as_of:%Y-%m-%d}) are not all finite")
-    per = {m: float(v) for m, v in pm.predict_frame(X).iloc[-1].items()}
-    pred = float(np.mean(list(per.values())))
     notes = model_staleness(pm, self.root)
     if as_of <= trained_to: notes.insert(0, f"in-sample: the model was trained on labels through "
                                             f"{trained_to:%Y-%m-%d}")
     for n in notes: _log.warning(f"{sym}: {n}")
+    if 'stack' in pm.models: return _stack_prediction(pm, df, sym, notes, bool(as_of <= trained_to))
+    per = {m: float(v) for m, v in pm.predict_frame(X).iloc[-1].items()}
+    pred = float(np.mean(list(per.values())))
     direction = 'up' if pred > 0 else 'down' if pred < 0 else 'flat'
     return PredictionResult(sym, f"{as_of:%Y-%m-%d}", f"{as_of + pd.offsets.BDay(1):%Y-%m-%d}", pred, direction,
                             _hit_rate(pm, per), _position(pm, pred), list(per), per,
                             bool(pm.manifest.get('gate_overridden', False)), bool(as_of <= trained_to), notes)
 
-# %% ../nbs/13_pipeline.ipynb #37636f1b
+# %% ../nbs/13_pipeline.ipynb #ea61d735
+def _stack_prediction(pm:ProductionModel, df:pd.DataFrame, sym:str, notes:list, in_sample:bool) -> PredictionResult:
+    "The stacked ensemble's `PredictionResult` for the last bar of `df` (`pm` holds a 'stack' and its bases)."
+    st = pm.models['stack']
+    sp = StackingPredictor({b: pm.models[b] for b in st.bases}, st, pm.features, sym, pm.manifest)
+    r = sp.predict(df, sym, allow_in_sample=True)              # the in-sample rule was applied by the caller
+    r.oof_hit_rate = float(pm.manifest['oof']['stack']['accuracy'])
+    r.gate_overridden, r.in_sample, r.notes = bool(pm.manifest.get('gate_overridden', False)), in_sample, notes
+    return r
+
 def _hit_rate(pm, per): return float(np.mean([pm.manifest['oof'][m]['accuracy'] for m in per]))
 
 def _position(pm, pred) -> float:
@@ -667,7 +686,7 @@ def _position(pm, pred) -> float:
     scale = float(np.mean([oof[m]['pred_std'] for m in oof]))
     return float(positions_from_predictions([pred], 'scaled', scale=scale if scale > 0 else None).iloc[0])
 
-# %% ../nbs/13_pipeline.ipynb #ad52f6ae
+# %% ../nbs/13_pipeline.ipynb #8b5e378e
 @patch
 def backtest(self:ProductionPipeline, symbol:str|None=None) -> pd.DataFrame:
     "Each validated model's out-of-fold positions through the lagged `Backtester`, beside the baselines."
@@ -690,7 +709,10 @@ def forward_simulate(self:ProductionPipeline, symbol:str|None=None, # default: c
     from stocknb.forward_sim import ForwardSimulator
     rep = self._report(symbol)
     c = self.config
-    name = model or (rep.passed[0] if rep.passed else c.models[0])
+    name = model or next((m for m in rep.passed if m in MODELS), c.models[0])
+    if name == 'stack':
+        raise ConfigError("the stack cannot be forward-simulated: every refit would need a fresh nested walk-forward of "
+                          "its bases; forward-simulate one of its bases, or judge the stack by its OOF backtest")
     if name not in MODELS: raise ConfigError(f"unknown model {name!r}; available: {', '.join(MODELS)}")
     df = self.load_data(rep.symbol)
     start = start or rep.results[name].oof.index[0]
@@ -742,3 +764,25 @@ def honesty_check(models:tuple=('xgb', 'lgbm'), # pipeline model names
                          'p_value': o.direction_pvalue, 'bar': need, 'gate': 'passed' if g.passed else 'failed',
                          'failed': ', '.join(g.failed), 'verdict': 'ok' if ok else 'DEFECT'})
     return pd.DataFrame(rows).set_index(['data', 'model'])
+
+# %% ../nbs/13_pipeline.ipynb #c37386de
+def false_pass_rate(models:tuple=('xgb', 'lgbm', 'lstm', 'xlstm'), # pipeline model names
+                    seeds=range(20), # seeds of `random_walk_ohlcv`
+                    days:int=3000, # days per random walk
+                    stacking:bool=True, # judge the stack too
+                    progress:bool=False, # a bar over the seeds
+                    **config, # other `PipelineConfig` settings (alpha, multiple_testing, model_params, ...)
+                   ) -> pd.DataFrame:
+    "Placebo runs of the whole pipeline: per seed, did any model pass the gate, or the significance test (raw, Holm)?"
+    from tqdm import tqdm
+    from stocknb.data import random_walk_ohlcv
+    rows = []
+    for s in tqdm(list(seeds), desc='placebo seeds', disable=not progress):
+        c = PipelineConfig(symbol='PLACEBO', models=tuple(models), stacking=stacking, **config)
+        rep = ProductionPipeline(c).run_validation(data=random_walk_ohlcv(days, seed=s), record=False, progress=False)
+        p = {m: r.oof_metrics.direction_pvalue for m, r in rep.results.items()}
+        rows.append({'seed': s, 'models': len(p), 'min_p': min(p.values()), 'best': min(p, key=p.get),
+                     'any_p_below_alpha': any(v < c.alpha for v in p.values()),
+                     'any_holm_significant': bool(holm_bonferroni(p, c.alpha)['reject'].any()),
+                     'any_passed': bool(rep.passed), 'passed': ', '.join(rep.passed)})
+    return pd.DataFrame(rows).set_index('seed')

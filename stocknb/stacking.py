@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['REGIME_INPUTS', 'REGIME_FEATURES', 'META_DEFAULTS', 'STACK_FORMAT', 'regime_indicators', 'RegimeDetector',
-           'meta_inputs', 'meta_settings', 'StackMeta', 'ConfidenceCalibrator', 'payoff_ratio', 'kelly_position',
-           'reliability_table', 'plot_reliability', 'load_model', 'StackingValidation', 'StackingEnsembleTrainer',
-           'PredictionResult', 'StackingPredictor']
+           'meta_inputs', 'meta_settings', 'StackMeta', 'daily_sigma', 'ConfidenceCalibrator', 'payoff_ratio',
+           'kelly_position', 'reliability_table', 'plot_reliability', 'load_model', 'StackingValidation',
+           'StackingEnsembleTrainer', 'PredictionResult', 'StackingPredictor']
 
 # %% ../nbs/12_stacking.ipynb #e74a76b7
 import json, math, re
@@ -167,9 +167,9 @@ def meta_inputs(base_predictions:pd.DataFrame, # a column per base model: out-of
     R = RegimeDetector(**(regime or {})).inputs(df).loc[P.index]
     return pd.concat([P.astype('float64'), R], axis=1)
 
-# %% ../nbs/12_stacking.ipynb #f057801a
-META_DEFAULTS = dict(n_estimators=500, early_stopping_rounds=50, calibration='median',
-                     params=dict(eta=0.01, max_depth=2, min_child_weight=20.0, subsample=0.8, colsample_bytree=1.0,
+# %% ../nbs/12_stacking.ipynb #f995ecca
+META_DEFAULTS = dict(n_estimators=500, early_stopping_rounds=50, calibration='none',
+                     params=dict(eta=0.01, max_depth=1, min_child_weight=100.0, subsample=0.8, colsample_bytree=1.0,
                                  reg_lambda=10.0))
 
 def meta_settings(meta_params:dict|None) -> dict:
@@ -197,7 +197,7 @@ class StackMeta:
         RegimeDetector(**self.regime)
     def __repr__(self): return f"StackMeta(bases={list(self.bases)}{', fitted' if hasattr(self, 'model_') else ''})"
 
-# %% ../nbs/12_stacking.ipynb #99484491
+# %% ../nbs/12_stacking.ipynb #1fdd4bc3
 @patch
 def _check_inputs(self:StackMeta, M) -> pd.DataFrame:
     if not isinstance(M, pd.DataFrame): raise DataError(f"StackMeta reads a DataFrame of meta inputs; got {type(M).__name__}")
@@ -206,7 +206,7 @@ def _check_inputs(self:StackMeta, M) -> pd.DataFrame:
     return M
 
 @patch
-def features(self:StackMeta, M:pd.DataFrame) -> pd.DataFrame:
+def meta_features(self:StackMeta, M:pd.DataFrame) -> pd.DataFrame:
     "The meta-features of input rows `M`: base predictions, their agreement, the regime (fitted state only)."
     M = self._check_inputs(M)
     P = M[list(self.bases)]
@@ -217,7 +217,7 @@ def features(self:StackMeta, M:pd.DataFrame) -> pd.DataFrame:
     F['dispersion'], F['mean_scaled'] = Z.std(axis=1, ddof=0).to_numpy(), Z.mean(axis=1).to_numpy()
     return pd.concat([F, self.regime_.transform(M[list(REGIME_INPUTS)])], axis=1)
 
-# %% ../nbs/12_stacking.ipynb #e832627f
+# %% ../nbs/12_stacking.ipynb #dabc0ead
 @patch
 def _fit_state(self:StackMeta, M:pd.DataFrame):
     "Regime thresholds and base scales from the rows of `M` (the training rows)."
@@ -231,19 +231,31 @@ def _fit_state(self:StackMeta, M:pd.DataFrame):
     self.fit_index_ = M.index
     self.fit_rows_, self.fit_first_, self.fit_last_ = len(M), str(M.index[0])[:10], str(M.index[-1])[:10]
 
+def daily_sigma(M:pd.DataFrame) -> np.ndarray:
+    "Each meta input row's daily volatility: its trailing realized volatility / √252 (NaN where there is none yet)."
+    v = M['realized_vol'].to_numpy('float64')
+    return np.where(np.isfinite(v) & (v > 0), v, np.nan) / np.sqrt(252)
+
 @patch
 def _sigma(self:StackMeta, M) -> np.ndarray:
-    "Each row's daily volatility (trailing realized, annualized / √252)."
-    v = M['realized_vol'].to_numpy()
-    return np.where(np.isfinite(v) & (v > 0), v, self.vol_fill_) / np.sqrt(252)
+    "Each row's daily volatility, the training median where there is none yet."
+    s = daily_sigma(M)
+    return np.where(np.isfinite(s), s, self.vol_fill_ / np.sqrt(252))
+
+@patch
+def _linear(self:StackMeta, M) -> np.ndarray:
+    "The linear layer: Σ wᵢ·zᵢ over the scaled base predictions (volatility-standardized units)."
+    Z = np.nan_to_num(M[list(self.bases)].to_numpy() / np.array([self.scales_[b] for b in self.bases]))
+    return Z @ np.array([self.weights_[b] for b in self.bases])
 
 @patch
 def _layer(self:StackMeta, M, y) -> tuple:
-    "Meta-features, the volatility-standardized target, and what is left of it after the linear layer (fitting `k_`)."
-    F = self.features(M)
-    t, a = np.asarray(y, 'float64') / self._sigma(M), F['mean_scaled'].to_numpy()
-    self.k_ = float(a @ t / (a @ a)) if a @ a > 0 else 0.0
-    return F, t - self.k_ * a
+    "Meta-features, and what is left of the volatility-standardized target after the non-negative linear layer."
+    from scipy.optimize import nnls
+    F, t = self.meta_features(M), np.asarray(y, 'float64') / self._sigma(M)
+    Z = np.nan_to_num(M[list(self.bases)].to_numpy() / np.array([self.scales_[b] for b in self.bases]))
+    self.weights_ = dict(zip(self.bases, map(float, nnls(Z, t)[0])))
+    return F, t - self._linear(M)
 
 @patch
 def fit(self:StackMeta, M_train, y_train, M_val=None, y_val=None) -> StackMeta:
@@ -252,20 +264,20 @@ def fit(self:StackMeta, M_train, y_train, M_val=None, y_val=None) -> StackMeta:
     F, r = self._layer(M_train, y_train)
     Fv = rv = None
     if M_val is not None and len(M_val):
-        Fv = self.features(M_val)
-        rv = np.asarray(y_val, 'float64') / self._sigma(M_val) - self.k_ * Fv['mean_scaled'].to_numpy()
+        Fv = self.meta_features(M_val)
+        rv = np.asarray(y_val, 'float64') / self._sigma(M_val) - self._linear(M_val)
     kw = self.meta_params if Fv is not None else {**self.meta_params, 'calibration': 'none'}
     self.model_ = GBMModel('xgb', seed=self.seed, **kw).fit(F, r, Fv, rv)
+    self.offset_ = float(np.mean(self.model_.predict(F)))
     return self
 
 @patch
 def predict(self:StackMeta, M) -> np.ndarray:
-    "The stacked prediction (next-day log return) for each input row: (k · mean_scaled + trees) × σ."
+    "The stacked prediction (next-day log return) for each input row: (Σ wᵢ·zᵢ + trees − their mean) × σ."
     if not hasattr(self, 'model_'): raise DataError("this StackMeta is not fitted: call fit() first")
-    F = self.features(M)
-    return (self.k_ * F['mean_scaled'].to_numpy() + self.model_.predict(F)) * self._sigma(M)
+    return (self._linear(M) + self.model_.predict(self.meta_features(M)) - self.offset_) * self._sigma(M)
 
-# %% ../nbs/12_stacking.ipynb #c5cbcf35
+# %% ../nbs/12_stacking.ipynb #6c70310f
 @patch
 def fit_production(self:StackMeta, M:pd.DataFrame, # every out-of-fold row
                    y:pd.Series, # their targets
@@ -275,10 +287,12 @@ def fit_production(self:StackMeta, M:pd.DataFrame, # every out-of-fold row
     self._fit_state(M)
     F, rest = self._layer(M, y)
     r = train_gbm_production(F, pd.Series(rest, index=M.index), kind='xgb', purge=purge, seed=self.seed, **self.meta_params)
-    self.model_, self.notes_ = r.model, [f"linear layer k = {self.k_:.4g} on all {len(M)} rows", *r.notes]
+    self.offset_ = float(np.mean(r.model.predict(F)))
+    w = ', '.join(f"{b} {v:.3g}" for b, v in self.weights_.items())
+    self.model_, self.notes_ = r.model, [f"non-negative linear layer on all {len(M)} rows: weights {w}", *r.notes]
     return self
 
-# %% ../nbs/12_stacking.ipynb #9907e60c
+# %% ../nbs/12_stacking.ipynb #76a603ec
 class ConfidenceCalibrator:
     "P(the predicted direction is right) as a logistic function of |prediction|, fitted on out-of-fold rows only."
     def __init__(self, C:float=1.0, # inverse L2 strength of the logistic fit (scikit-learn's `C`)
@@ -287,19 +301,28 @@ class ConfidenceCalibrator:
         self.C, self.prior_calls = check_number(C, 'C', 0, lo_open=True), check_number(prior_calls, 'prior_calls', 0)
     def __repr__(self): return f"ConfidenceCalibrator(C={self.C}{', fitted' if hasattr(self, 'a_') else ''})"
 
+def _conviction(pred, sigma) -> np.ndarray:
+    "|pred|, divided by each day's volatility `sigma` when given (a big prediction on a wild day is no surer)."
+    p = np.abs(np.asarray(pred, 'float64'))
+    return p if sigma is None else p / np.asarray(sigma, 'float64')
+
 @patch
-def fit(self:ConfidenceCalibrator, pred, y) -> ConfidenceCalibrator:
+def fit(self:ConfidenceCalibrator, pred, y, # out-of-fold predictions and their outcomes
+        sigma=None, # each day's volatility: the fit is then on |pred| / sigma (the stack passes it)
+       ) -> ConfidenceCalibrator:
     "Fit on out-of-fold predictions `pred` and their outcomes `y` (days without a call or a move are left out)."
     from sklearn.linear_model import LogisticRegression
     p, t = np.asarray(pred, 'float64'), np.asarray(y, 'float64')
     if p.shape != t.shape: raise DataError(f"pred and y differ in shape: {p.shape} vs {t.shape}")
-    keep = np.isfinite(p) & np.isfinite(t) & (p != 0) & (t != 0)
+    x_all = _conviction(p, sigma)
+    keep = np.isfinite(p) & np.isfinite(t) & np.isfinite(x_all) & (p != 0) & (t != 0)
     hit = np.sign(p[keep]) == np.sign(t[keep])
     if keep.sum() < 50 or hit.all() or not hit.any():
         raise DataError(f"a confidence calibrator needs ≥ 50 calls with both hits and misses; got {int(keep.sum())} "
                         f"call(s), {int(hit.sum())} hit(s)")
-    self.scale_ = float(np.abs(p[keep]).std()) or 1.0
-    x = np.abs(p[keep]) / self.scale_
+    self.scale_, self.uses_sigma_ = float(x_all[keep].std()) or 1.0, sigma is not None
+    self.x_max_ = float(np.quantile(x_all[keep], 0.99))       # no extrapolation past what was seen
+    x = np.minimum(x_all[keep], self.x_max_) / self.scale_
     q = np.quantile(x, np.linspace(0.025, 0.975, 20))                     # the prior: half hits, half misses
     xa, ha = np.concatenate([x, q, q]), np.concatenate([hit, np.ones(20, bool), np.zeros(20, bool)])
     w = np.concatenate([np.ones(len(x)), np.full(40, self.prior_calls / 40)])
@@ -310,24 +333,27 @@ def fit(self:ConfidenceCalibrator, pred, y) -> ConfidenceCalibrator:
     return self
 
 @patch
-def transform(self:ConfidenceCalibrator, pred) -> np.ndarray:
+def transform(self:ConfidenceCalibrator, pred, sigma=None) -> np.ndarray:
     "The calibrated probability that each prediction's direction is right (½ for no call, NaN for NaN)."
     if not hasattr(self, 'a_'): raise DataError("this ConfidenceCalibrator is not fitted: call fit() on OOF rows first")
+    if self.uses_sigma_ != (sigma is not None):
+        raise DataError(f"this calibrator was fitted {'with' if self.uses_sigma_ else 'without'} sigma; pass it the same way")
     p = np.asarray(pred, 'float64')
-    c = 1 / (1 + np.exp(-(self.a_ + self.b_ * np.abs(p) / self.scale_)))
+    c = 1 / (1 + np.exp(-(self.a_ + self.b_ * np.minimum(_conviction(p, sigma), self.x_max_) / self.scale_)))
     return np.where(np.isnan(p), np.nan, np.where(p == 0, 0.5, c))
 
-# %% ../nbs/12_stacking.ipynb #c878c2a4
+# %% ../nbs/12_stacking.ipynb #f6ec9758
 @patch
 def to_dict(self:ConfidenceCalibrator) -> dict:
     return {'C': self.C, 'prior_calls': self.prior_calls, 'a': self.a_, 'b': self.b_, 'scale': self.scale_,
-            'n_fit': self.n_fit_, 'hit_rate': self.hit_rate_}
+            'uses_sigma': self.uses_sigma_, 'x_max': self.x_max_, 'n_fit': self.n_fit_, 'hit_rate': self.hit_rate_}
 
 @patch(cls_method=True)
 def from_dict(cls:ConfidenceCalibrator, d:dict) -> ConfidenceCalibrator:
     c = cls(d['C'], d['prior_calls'])
     c.a_, c.b_, c.scale_, c.n_fit_, c.hit_rate_ = (float(d['a']), float(d['b']), float(d['scale']), int(d['n_fit']),
                                                    float(d['hit_rate']))
+    c.uses_sigma_, c.x_max_ = bool(d['uses_sigma']), float(d['x_max'])
     return c
 
 def payoff_ratio(y) -> float:
@@ -376,7 +402,7 @@ def plot_reliability(table:pd.DataFrame, title:str='', ax=None):
     ax.set_title(title or 'reliability'); ax.figure.tight_layout()
     return ax.figure
 
-# %% ../nbs/12_stacking.ipynb #e75e67b5
+# %% ../nbs/12_stacking.ipynb #bbbce2dc
 STACK_FORMAT = 1
 
 @patch
@@ -387,14 +413,15 @@ def save(self:StackMeta, folder:str|Path) -> Path:
     conf = getattr(self, 'confidence_', None)
     write_json(folder/'stack.json', {
         'format': STACK_FORMAT, 'bases': list(self.bases), 'meta_params': self.meta_params, 'regime': self.regime,
-        'seed': self.seed, 'regime_fitted': self.regime_.to_dict(), 'scales': self.scales_, 'k': self.k_,
+        'seed': self.seed, 'regime_fitted': self.regime_.to_dict(), 'scales': self.scales_, 'weights': self.weights_,
+        'offset': self.offset_,
         'vol_fill': self.vol_fill_,
         'fit_rows': self.fit_rows_, 'fit_first': self.fit_first_, 'fit_last': self.fit_last_,
         'confidence': conf.to_dict() if conf is not None else None, 'sizing': getattr(self, 'sizing_', None),
         'notes': getattr(self, 'notes_', [])})
     return folder
 
-# %% ../nbs/12_stacking.ipynb #17c7da69
+# %% ../nbs/12_stacking.ipynb #03bcdbc6
 def _load_stack(folder:str|Path) -> StackMeta:
     "Load a `StackMeta` written by `StackMeta.save`."
     folder = Path(folder)
@@ -407,7 +434,8 @@ def _load_stack(folder:str|Path) -> StackMeta:
         m.regime_, m.scales_ = RegimeDetector.from_dict(d['regime_fitted']), {k: float(v) for k, v in d['scales'].items()}
         m.confidence_ = ConfidenceCalibrator.from_dict(d['confidence']) if d.get('confidence') else None
         m.sizing_, m.notes_ = d.get('sizing'), list(d.get('notes') or [])
-        m.k_, m.vol_fill_ = float(d['k']), float(d['vol_fill'])
+        m.weights_, m.vol_fill_ = {b: float(d['weights'][b]) for b in m.bases}, float(d['vol_fill'])
+        m.offset_ = float(d['offset'])
         m.fit_rows_, m.fit_first_, m.fit_last_ = int(d['fit_rows']), str(d['fit_first']), str(d['fit_last'])
     except (KeyError, TypeError, ValueError, ConfigError, DataError) as e:
         raise ArtifactError(f"{folder/'stack.json'} holds unusable settings ({type(e).__name__}: {e})") from None
@@ -445,7 +473,7 @@ class StackingValidation:
         return (f"StackingValidation(bases {self.used}, left out {list(self.excluded)}; stack OOF n={o.n}, "
                 f"accuracy {o.direction_accuracy:.4f} ± {o.direction_se:.4f})")
 
-# %% ../nbs/12_stacking.ipynb #d52c87d9
+# %% ../nbs/12_stacking.ipynb #bdc260a0
 _NAME_RE = re.compile(r'[a-z][a-z0-9_]{0,31}')
 _RESERVED = set(REGIME_INPUTS) | set(REGIME_FEATURES) | {'vote', 'agreement', 'dispersion', 'mean_scaled', 'stack'}
 
@@ -454,7 +482,7 @@ class StackingEnsembleTrainer:
     def __init__(self, base_models:dict, # base name -> zero-argument factory of fresh base models (`walk_forward.Model`)
                  meta_params:dict|None=None, # meta-learner settings over `META_DEFAULTS`
                  n_splits:int=5, # folds of the base walk-forward
-                 meta_splits:int=5, # folds of the meta-learner's walk-forward over the OOF rows
+                 meta_splits:int=3, # folds of the meta-learner's walk-forward over the OOF rows (its first trains on ⅕)
                  mode:str='anchored', # base walk-forward mode
                  purge:int=1, embargo:int=0, # rows dropped at every boundary (both walk-forwards)
                  regime:dict|None=None, # `RegimeDetector` settings
@@ -506,25 +534,26 @@ def _run(self:StackingEnsembleTrainer, factory, X, y, k, mode='anchored', progre
     return self._walk(k, mode).validate(factory, X, y, progress=progress, min_std_ratio=self.min_std_ratio,
                                         max_sign_share=self.max_sign_share)
 
-# %% ../nbs/12_stacking.ipynb #9f1fd451
+# %% ../nbs/12_stacking.ipynb #2fdf5bde
 @patch
-def _oos_confidence(self:StackingEnsembleTrainer, stack:WalkForwardResult) -> pd.DataFrame:
+def _oos_confidence(self:StackingEnsembleTrainer, stack:WalkForwardResult, M:pd.DataFrame) -> pd.DataFrame:
     "Confidence and Kelly position of each stack OOF day from a calibrator fitted on earlier days only (expanding)."
     s, y, parts = stack.oof, stack.y, []
+    sg = daily_sigma(M.loc[s.index])
     for f in self._walk(self.calibration_splits, val_size=0).folds(len(s)):
         st, yt = s.iloc[f.train], y.iloc[f.train]
-        try: cal, pay = ConfidenceCalibrator().fit(st, yt), payoff_ratio(yt)
+        try: cal, pay = ConfidenceCalibrator().fit(st, yt, sg[f.train]), payoff_ratio(yt)
         except DataError as e:
             _log.info("confidence block %d skipped: %s", f.k, e); continue
         sp = s.iloc[f.test]
-        c = cal.transform(sp)
+        c = cal.transform(sp, sg[f.test])
         parts.append(pd.DataFrame({'pred': sp.to_numpy(), 'y': y.iloc[f.test].to_numpy(), 'confidence': c, 'payoff': pay,
                                    'position': kelly_position(sp, c, pay, self.kelly_fraction, self.max_position),
                                    'fit_last': s.index[f.train[-1]]}, index=sp.index))
     cols = ['pred', 'y', 'confidence', 'payoff', 'position', 'fit_last']
     return pd.concat(parts) if parts else pd.DataFrame(columns=cols)
 
-# %% ../nbs/12_stacking.ipynb #0eef99fb
+# %% ../nbs/12_stacking.ipynb #71a0227c
 @patch
 def validate(self:StackingEnsembleTrainer,
              df:pd.DataFrame, # the OHLCV bars (for the regime inputs)
@@ -548,7 +577,7 @@ def validate(self:StackingEnsembleTrainer,
     yo = res[used[0]].y
     stack = self._run(lambda: StackMeta(used, self.meta_params, self.regime, self.seed), M, yo, self.meta_splits,
                       progress=progress)
-    return StackingValidation(res, used, excluded, notes, M, yo, stack, self._oos_confidence(stack), self.config())
+    return StackingValidation(res, used, excluded, notes, M, yo, stack, self._oos_confidence(stack, M), self.config())
 
 # %% ../nbs/12_stacking.ipynb #7d9b7eea
 @patch
@@ -605,7 +634,7 @@ def reliability(self:StackingValidation, bins:int=8) -> pd.DataFrame:
     C = self.confidence
     return reliability_table(C['confidence'], C['pred'], C['y'], bins)
 
-# %% ../nbs/12_stacking.ipynb #ab7d325e
+# %% ../nbs/12_stacking.ipynb #982c64ac
 @patch
 def _fit_base(self:StackingEnsembleTrainer, name:str, X:pd.DataFrame, y:pd.Series):
     "Base `name` fitted on all rows but the last block, which early-stops it (context rows before it unlabelled)."
@@ -621,13 +650,13 @@ def _fit_base(self:StackingEnsembleTrainer, name:str, X:pd.DataFrame, y:pd.Serie
 def fit_production(self:StackingEnsembleTrainer, X:pd.DataFrame, y:pd.Series, # all rows with a target
                    validation:StackingValidation, # from `validate` on the same data
                    fitted_bases:dict|None=None, # base name -> a model already trained on all rows (else `_fit_base`)
-                  ) -> 'StackingPredictor':
+                  ): # -> StackingPredictor
     "Production: bases on all rows, the meta-learner on all OOF rows, confidence and sizing from the stack's OOF rows."
     v = validation
     if not v.inputs.index.isin(X.index).all(): raise DataError("the validation's OOF rows are not rows of X: validate first")
     bases = {m: (fitted_bases or {}).get(m) or self._fit_base(m, X, y) for m in v.used}
     meta = StackMeta(v.used, self.meta_params, self.regime, self.seed).fit_production(v.inputs, v.y, self.purge)
-    meta.confidence_ = ConfidenceCalibrator().fit(v.stack.oof, v.stack.y)
+    meta.confidence_ = ConfidenceCalibrator().fit(v.stack.oof, v.stack.y, daily_sigma(v.inputs.loc[v.stack.oof.index]))
     meta.sizing_ = {'rule': 'capped fractional Kelly: sign(pred) * min(cap, fraction * (2c - 1) * payoff)',
                     'fraction': self.kelly_fraction, 'cap': self.max_position, 'payoff': payoff_ratio(v.stack.y),
                     'fit_rows': len(v.stack.y), 'fit_last': str(v.stack.y.index[-1])[:10]}
@@ -686,7 +715,7 @@ class StackingPredictor:
         "Feature rows before the predicted one that the bases read."
         return max((model_context(m) for m in self.bases.values()), default=0)
 
-# %% ../nbs/12_stacking.ipynb #93e509c4
+# %% ../nbs/12_stacking.ipynb #54c2ce4b
 @patch
 def predict_frame(self:StackingPredictor, df:pd.DataFrame, # OHLCV bars
                   X:pd.DataFrame|None=None, # their features (default `build_features(df)`), rows to predict
@@ -700,8 +729,8 @@ def predict_frame(self:StackingPredictor, df:pd.DataFrame, # OHLCV bars
     X = X[self.features]
     P = pd.DataFrame({m: np.asarray(self.bases[m].predict(X), 'float64') for m in self.meta.bases}, index=X.index)
     M = meta_inputs(P, df, self.meta.regime)
-    F, s = self.meta.features(M), self.meta.predict(M)
-    c, z = self.meta.confidence_.transform(s), self.meta.sizing_
+    F, s = self.meta.meta_features(M), self.meta.predict(M)
+    c, z = self.meta.confidence_.transform(s, self.meta._sigma(M)), self.meta.sizing_
     out = pd.concat([P, F[['vote', 'agreement', 'dispersion', *REGIME_FEATURES]]], axis=1)
     return out.assign(prediction=s, confidence=c, position=kelly_position(s, c, z['payoff'], z['fraction'], z['cap']))
 

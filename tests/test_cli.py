@@ -91,3 +91,25 @@ def test_both_entry_points_answer_the_same(args, tmp_path):
     b = run('run', *args, '--models-dir', str(tmp_path))
     assert a.returncode == b.returncode == 2, (a.stderr, b.stderr)
     assert a.stderr == b.stderr and a.stdout == b.stdout and 'Traceback' not in a.stderr
+
+
+# ---------------------------------------------------------------- stacking from the command line
+def test_run_stacking_trains_the_ensemble_and_predicts_with_confidence(tmp_path):
+    "`--stacking` on planted bars: the stack's row in the report, the ensemble trained, `predict` prints its confidence."
+    from stocknb.data import planted_signal_ohlcv
+    df = planted_signal_ohlcv(6000, phi=0.2, seed=7)
+    p = tmp_path/'planted.csv'
+    df.iloc[:-5].to_csv(p, index_label='Date')
+    r = run('run', '--symbol', 'PL', '--source', 'csv', '--path', str(p), '--stacking', '--models-dir', str(tmp_path/'m'))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert any(l.startswith('stack ') for l in r.stdout.splitlines()) and 'Holm-adjusted over 3 models' in r.stdout
+    man = json.loads((tmp_path/'m'/'PL'/'manifest.json').read_text())
+    assert man['models'] == ['xgb', 'lgbm', 'stack'] and man['config']['stacking'] is True
+    df.to_csv(p, index_label='Date')
+    r = run('predict', '--symbol', 'PL', '--source', 'csv', '--path', str(p), '--models-dir', str(tmp_path/'m'))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'calibrated confidence' in r.stdout and 'models xgb, lgbm, stack' in r.stdout and 'regime:' in r.stdout
+
+def test_multiple_testing_choice_is_checked():
+    r = run('run', '--multiple-testing', 'bonferroni')
+    assert r.returncode == 2 and "invalid choice: 'bonferroni'" in r.stderr

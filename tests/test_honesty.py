@@ -5,13 +5,15 @@ planted signal of known strength it must find most of it and pass the gate. `pyt
 20-seed placebo variant."""
 import numpy as np, pandas as pd, pytest
 from stocknb.data import random_walk_ohlcv, planted_signal_ohlcv, bayes_direction_accuracy
-from stocknb.pipeline import ProductionPipeline, PipelineConfig
+from stocknb.data import regime_switching_ohlcv
+from stocknb.pipeline import ProductionPipeline, PipelineConfig, false_pass_rate
 
-# Seeds 1-20 were all run (see the slow test); at alpha = 0.01 a no-skill model still passes the
-# significance test about 1 % of the time, and over 40 model-seed pairs two false passes occurred:
-# seed 3 / lgbm (OOF accuracy 0.5289 ± 0.0116, p = 0.0071) and seed 7 / xgb (0.5285 ± 0.0118,
-# p = 0.0085). They are kept, and counted, in the 20-seed pass-rate test below (measured rate 2/40 =
-# 5 %); the fast test uses three seeds that were not among them. It is stated here rather than hidden.
+# Seeds 1-20 were all run (see the slow test). Before the gate corrected for the number of models, a
+# no-skill model passed the significance test about 1 % of the time, and over 40 model-seed pairs two
+# false passes occurred: seed 3 / lgbm (OOF accuracy 0.5289 ± 0.0116, p = 0.0071) and seed 7 / xgb
+# (0.5285 ± 0.0118, p = 0.0085). With Holm over the two models their adjusted p-values are 0.014 and
+# 0.017, so neither passes now; both seeds are still counted in the 20-seed tests below. The fast tests
+# use three seeds that were not among them. It is stated here rather than hidden.
 PLACEBO_SEEDS = (1, 2, 4)
 
 def validate(data, symbol, **kw):
@@ -84,3 +86,47 @@ def test_forward_simulator_reproduces_the_pipelines_batch_predictions(tmp_path):
     # and the pipeline's own prediction for the last bar is the batch prediction for that row
     r = pipe.predict(df)
     assert r.predicted_return == pytest.approx(np.mean([m.predict(ds.X_live)[0] for m in pm.models.values()]), abs=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stacking: no skill on noise (and a confidence that says so), most of a planted signal, and not worse than its bases.
+
+@pytest.fixture(scope='module')
+def placebo_stacked():
+    return {s: validate(random_walk_ohlcv(3000, seed=s), f'RW{s}', stacking=True) for s in PLACEBO_SEEDS}
+
+@pytest.mark.parametrize('seed', PLACEBO_SEEDS)
+def test_placebo_stack_does_not_pass_and_its_confidence_stays_near_half(placebo_stacked, seed):
+    rep = placebo_stacked[seed]
+    o, g = rep.results['stack'].oof_metrics, rep.gates['stack']
+    assert abs(o.direction_accuracy - 0.5) <= 3 * o.direction_se and not g.passed and rep.passed == [], g.reason
+    c = rep.stacking.confidence['confidence']
+    print(f"seed {seed}: stack {o.direction_accuracy:.4f} ± {o.direction_se:.4f}; out-of-sample confidence mean "
+          f"{c.mean():.4f}, sd {c.std():.4f}")
+    assert abs(c.mean() - 0.5) < 0.03 and (c - 0.5).abs().quantile(0.9) < 0.06
+
+@pytest.fixture(scope='module', params=['planted', 'regime-switching'])
+def planted_stacked(request):
+    df = (planted_signal_ohlcv if request.param == 'planted' else regime_switching_ohlcv)(8000, phi=0.2, seed=7)
+    return request.param, df, validate(df, 'PLANTED', stacking=True)
+
+def test_stack_not_below_its_best_base(planted_stacked):
+    "On the stack's OOF days the stack is at most 1 s.e. below its best base; by how much it beats each, printed."
+    name, df, rep = planted_stacked
+    c = rep.stacking.comparison(df['Close'])
+    acc, se = c['accuracy'].astype(float), float(c.loc['stack', 'se'])
+    bases = acc[c['role'].str.startswith('base')]
+    print(f"{name}: stack {acc['stack']:.4f} ± {se:.4f}; " + ', '.join(f"{m} {a:.4f} ({(acc['stack'] - a) / se:+.2f} s.e.)"
+                                                                  for m, a in acc.drop('stack').items()))
+    assert acc['stack'] >= bases.max() - se
+    assert rep.gates['stack'].passed, rep.gates['stack'].reason
+
+@pytest.mark.slow
+def test_pipeline_false_pass_rate_over_20_seeds():
+    "Four models and the stack judged together on 20 random walks: some model passes the gate on ≤ 2α of them."
+    fp = false_pass_rate(('xgb', 'lgbm', 'lstm', 'xlstm'), seeds=range(20), days=3000)
+    alpha = PipelineConfig().alpha
+    print(fp.to_string())
+    print(f"any p < alpha {fp.any_p_below_alpha.mean():.0%}, any Holm-significant {fp.any_holm_significant.mean():.0%}, "
+          f"any passed the gate {fp.any_passed.mean():.0%}")
+    assert fp.any_passed.mean() <= 2 * alpha
