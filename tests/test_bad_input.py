@@ -178,6 +178,7 @@ def test_the_case_count():
 # ---------------------------------------------------------------- Python-API cases
 from stocknb.pipeline import PipelineConfig, ProductionPipeline, ProductionModel, gate_decision, MODELS
 from stocknb.data import load_ohlcv, load_csv
+from stocknb.stacking import StackingEnsembleTrainer, StackingPredictor
 
 def _save_as(symbol):
     def f(world, pm): pm.symbol = symbol; pm.save(world/'models')
@@ -204,6 +205,23 @@ PY = {  # id: (function of the world, error type, message)
         data=bars().assign(Open=100.0, High=100.0, Low=100.0, Close=100.0)), DataError, 'the close never changes'),
     'pipeline-spike-in-memory': (lambda w: ProductionPipeline(symbol='SPK').run_validation(data=bars(edits={(500, 'Close'): 1e6, (500, 'High'): 1e6})),
                                  DataError, "one-day spike in column 'Close'"),
+    'config-stack-unknown-setting': (lambda w: PipelineConfig(model_params={'stack': {'depth': 2}}), ConfigError,
+                                     "PipelineConfig.model_params['stack']: unknown meta-learner setting(s) ['depth']"),
+    'config-stack-bad-booster-param': (lambda w: PipelineConfig(model_params={'stack': {'params': {'max_dept': 1}}}),
+                                       ConfigError, "unknown XGBoost parameter(s) ['max_dept']"),
+    'config-stacking-not-bool': (lambda w: PipelineConfig(stacking=1), ConfigError, "PipelineConfig.stacking must be True or False"),
+    'config-multiple-testing-unknown': (lambda w: PipelineConfig(multiple_testing='bonferroni'), ConfigError,
+                                        "PipelineConfig.multiple_testing must be one of 'holm', 'none'; got 'bonferroni'"),
+    'stack-base-name-is-a-path': (lambda w: StackingEnsembleTrainer({'../x': MODELS['xgb'].factory(PipelineConfig())}),
+                                  ConfigError, "base model name(s) ['../x'] are not plain names or are reserved"),
+    'stack-base-name-reserved': (lambda w: StackingEnsembleTrainer({'adx': MODELS['xgb'].factory(PipelineConfig())}),
+                                 ConfigError, "base model name(s) ['adx'] are not plain names or are reserved"),
+    'stack-base-not-callable': (lambda w: StackingEnsembleTrainer({'xgb': 3}), ConfigError,
+                                "base model(s) ['xgb'] are not factories (zero-argument callables)"),
+    'stack-no-bases': (lambda w: StackingEnsembleTrainer({}), ConfigError, "base_models must be a dict of name -> model factory"),
+    'stack-kelly-fraction': (lambda w: StackingEnsembleTrainer({'xgb': MODELS['xgb'].factory(PipelineConfig())}, kelly_fraction=2),
+                             ConfigError, "kelly_fraction must be a finite number in (0, 1]; got 2"),
+    'stack-load-without-stack': (lambda w: StackingPredictor.load('NONE', w/'models'), ArtifactError, "no saved model at"),
     'write-artifact-outside-root': (lambda w: write_artifact(w/'models'/'..'/'victim', lambda t: (t/'a').write_text('x'), root=w/'models'),
                                     ArtifactError, 'outside the root'),
     'write-artifact-root-itself': (lambda w: write_artifact(w/'models'/'.', lambda t: (t/'a').write_text('x'), root=w/'models'),
@@ -380,3 +398,9 @@ def test_console_script_refuses_a_path_symbol(world):
     r = subprocess.run([exe, 'run', '--symbol', '.', '--models-dir', str(world/'models')], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.startswith("error: ConfigError: --symbol '.' is not a valid ticker") and 'Traceback' not in r.stderr
     check_world(world, before, models_before, refused=True)
+
+def test_stacking_predictor_refuses_a_folder_without_a_stack(tworld):
+    "A model set trained without stacking is loadable by the pipeline but not as a stacked ensemble, and says so."
+    from stocknb.core import ArtifactError
+    with pytest.raises(ArtifactError, match=r"holds no stacked ensemble \(models \['xgb'\]\); train one with stacking=True"):
+        StackingPredictor.load('PL', tworld/'models')
