@@ -292,7 +292,7 @@ class ValidationReport:
     def __str__(self): return self.to_text()
     def _repr_markdown_(self): return self.to_markdown()
 
-# %% ../nbs/13_pipeline.ipynb #70e68aec
+# %% ../nbs/13_pipeline.ipynb #c5e42cbb
 @patch
 def to_frame(self:ValidationReport) -> pd.DataFrame:
     "A row per model: OOF days, coverage (share with a call), accuracy on those (± s.e., p), IC, Sharpe, WFEs, checks."
@@ -309,7 +309,8 @@ def to_frame(self:ValidationReport) -> pd.DataFrame:
 
 def _holm_note(c:PipelineConfig, m:int) -> str:
     if m == 1: return ''
-    return f" (Holm-adjusted over {m} models)" if c.multiple_testing == 'holm' else f" (each of {m} models, uncorrected)"
+    if c.multiple_testing == 'holm': return f" (Holm-adjusted over {m} models)"
+    return f" (each of {m} models, uncorrected)"
 
 @patch
 def header(self:ValidationReport) -> list:
@@ -686,7 +687,7 @@ def _position(pm, pred) -> float:
     scale = float(np.mean([oof[m]['pred_std'] for m in oof]))
     return float(positions_from_predictions([pred], 'scaled', scale=scale if scale > 0 else None).iloc[0])
 
-# %% ../nbs/13_pipeline.ipynb #8b5e378e
+# %% ../nbs/13_pipeline.ipynb #117c0c17
 @patch
 def backtest(self:ProductionPipeline, symbol:str|None=None) -> pd.DataFrame:
     "Each validated model's out-of-fold positions through the lagged `Backtester`, beside the baselines."
@@ -711,8 +712,8 @@ def forward_simulate(self:ProductionPipeline, symbol:str|None=None, # default: c
     c = self.config
     name = model or next((m for m in rep.passed if m in MODELS), c.models[0])
     if name == 'stack':
-        raise ConfigError("the stack cannot be forward-simulated: every refit would need a fresh nested walk-forward of "
-                          "its bases; forward-simulate one of its bases, or judge the stack by its OOF backtest")
+        raise ConfigError("the stack cannot be forward-simulated: every refit would need a fresh nested walk-forward "
+                          "of its bases; forward-simulate one of its bases, or judge the stack by its OOF backtest")
     if name not in MODELS: raise ConfigError(f"unknown model {name!r}; available: {', '.join(MODELS)}")
     df = self.load_data(rep.symbol)
     start = start or rep.results[name].oof.index[0]

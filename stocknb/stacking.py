@@ -49,12 +49,13 @@ def regime_indicators(df:pd.DataFrame, # daily OHLCV
     adx = talib.ADX(h, l, c, adx_window)
     return pd.DataFrame({'realized_vol': rv, 'ma_slope': slope, 'adx': adx}, index=df.index)
 
-# %% ../nbs/12_stacking.ipynb #a579f86f
+# %% ../nbs/12_stacking.ipynb #ea587cd2
 REGIME_FEATURES = ('vol_pct', 'vol_regime', 'trend_regime', 'ma_slope', 'adx')
 
 class RegimeDetector:
     "Volatility and trend regimes whose thresholds are fitted on training rows only (`fit` / `transform`)."
-    def __init__(self, vol_window:int=20, ma_window:int=50, slope_days:int=10, adx_window:int=14, # see `regime_indicators`
+    def __init__(self, vol_window:int=20, ma_window:int=50, slope_days:int=10, # see `regime_indicators`
+                 adx_window:int=14, # see `regime_indicators`
                  vol_quantiles:tuple=(1/3, 2/3), # training quantiles of volatility between calm / normal / volatile
                  adx_quantile:float=0.5, # training quantile of ADX at or above which a slope counts as a trend
                 ):
@@ -65,7 +66,8 @@ class RegimeDetector:
         if len(q) != 2 or not 0 < q[0] < q[1] < 1:
             raise ConfigError(f"vol_quantiles must be two increasing numbers in (0, 1); got {vol_quantiles!r}")
         check_number(adx_quantile, 'adx_quantile', 0, 1, lo_open=True, hi_open=True)
-        self.vol_window, self.ma_window, self.slope_days, self.adx_window = vol_window, ma_window, slope_days, adx_window
+        self.vol_window, self.ma_window, self.slope_days = vol_window, ma_window, slope_days
+        self.adx_window = adx_window
         self.vol_quantiles, self.adx_quantile = q, float(adx_quantile)
 
     def get_params(self) -> dict:
@@ -73,15 +75,17 @@ class RegimeDetector:
                                               'adx_quantile')}
     def __repr__(self): return f"RegimeDetector({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
-# %% ../nbs/12_stacking.ipynb #d7126489
+# %% ../nbs/12_stacking.ipynb #dbc7f036
 @patch
 def inputs(self:RegimeDetector, data:pd.DataFrame) -> pd.DataFrame:
     "The raw inputs (`REGIME_INPUTS`) of `data`: computed from OHLCV bars, or taken from a frame that has them."
-    if not isinstance(data, pd.DataFrame): raise DataError(f"a RegimeDetector reads a DataFrame; got {type(data).__name__}")
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"a RegimeDetector reads a DataFrame; got {type(data).__name__}")
     if set(REGIME_INPUTS) <= set(data.columns): return data[list(REGIME_INPUTS)].astype('float64')
     if 'Close' in data.columns:
         return regime_indicators(data, self.vol_window, self.ma_window, self.slope_days, self.adx_window)
-    raise DataError(f"a RegimeDetector needs OHLCV bars or the columns {list(REGIME_INPUTS)}; got {list(data.columns)[:8]}")
+    raise DataError(f"a RegimeDetector needs OHLCV bars or the columns {list(REGIME_INPUTS)}; "
+                    f"got {list(data.columns)[:8]}")
 
 @patch
 def fit(self:RegimeDetector, data:pd.DataFrame) -> RegimeDetector:
@@ -95,11 +99,12 @@ def fit(self:RegimeDetector, data:pd.DataFrame) -> RegimeDetector:
     self.n_fit_, self.fit_first_, self.fit_last_ = len(R), str(R.index[0])[:10], str(R.index[-1])[:10]
     return self
 
-# %% ../nbs/12_stacking.ipynb #bf01586e
+# %% ../nbs/12_stacking.ipynb #67c7ab49
 @patch
 def transform(self:RegimeDetector, data:pd.DataFrame) -> pd.DataFrame:
     "Regime features (`REGIME_FEATURES`) of each row of `data` with the fitted thresholds; NaN where an input is."
-    if not hasattr(self, 'vol_edges_'): raise DataError("this RegimeDetector is not fitted: call fit() on training rows")
+    if not hasattr(self, 'vol_edges_'):
+        raise DataError("this RegimeDetector is not fitted: call fit() on training rows")
     R = self.inputs(data)
     rv, slope, adx = (R[k].to_numpy() for k in REGIME_INPUTS)
     ok_v, ok_t = np.isfinite(rv), np.isfinite(slope) & np.isfinite(adx)
@@ -112,13 +117,14 @@ def transform(self:RegimeDetector, data:pd.DataFrame) -> pd.DataFrame:
 @patch
 def fit_transform(self:RegimeDetector, data:pd.DataFrame) -> pd.DataFrame: return self.fit(data).transform(data)
 
-# %% ../nbs/12_stacking.ipynb #b3122626
+# %% ../nbs/12_stacking.ipynb #9990349e
 @patch
 def to_dict(self:RegimeDetector) -> dict:
     "Settings and fitted thresholds as plain JSON types."
     d = {**self.get_params(), 'vol_quantiles': list(self.vol_quantiles)}
     if hasattr(self, 'vol_edges_'):
-        d |= {'vol_grid': self.vol_grid_.tolist(), 'vol_edges': self.vol_edges_.tolist(), 'adx_threshold': self.adx_threshold_,
+        d |= {'vol_grid': self.vol_grid_.tolist(), 'vol_edges': self.vol_edges_.tolist(),
+              'adx_threshold': self.adx_threshold_,
               'n_fit': self.n_fit_, 'fit_first': self.fit_first_, 'fit_last': self.fit_last_}
     return d
 
@@ -133,7 +139,7 @@ def from_dict(cls:RegimeDetector, d:dict) -> RegimeDetector:
                                                                          d['fit_first'], d['fit_last'])
     return out
 
-# %% ../nbs/12_stacking.ipynb #980e0778
+# %% ../nbs/12_stacking.ipynb #d8bf3c29
 _VOL_COLORS = {0.0: '#d9f0d3', 1.0: '#ffffff', 2.0: '#f4a582'}
 
 @patch
@@ -144,7 +150,8 @@ def plot(self:RegimeDetector, df:pd.DataFrame, title:str=''):
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 4.5), sharex=True, gridspec_kw={'height_ratios': [3, 1]})
     a1.plot(c.index, c, color='k', lw=.8); a1.set_yscale('log'); a1.set_ylabel('close (log scale)')
     for v, col in _VOL_COLORS.items():
-        a1.fill_between(c.index, 0, 1, where=(reg['vol_regime'] == v).to_numpy(), color=col, transform=a1.get_xaxis_transform(),
+        a1.fill_between(c.index, 0, 1, where=(reg['vol_regime'] == v).to_numpy(), color=col,
+                        transform=a1.get_xaxis_transform(),
                         lw=0, label=('calm', 'normal', 'volatile')[int(v)] + ' volatility')
     a1.legend(loc='upper left', fontsize=8); a1.set_title(title or 'volatility regime (shaded) and trend regime')
     a2.fill_between(reg.index, reg['trend_regime'].fillna(0), step='mid', color='C0', lw=0)
@@ -152,7 +159,7 @@ def plot(self:RegimeDetector, df:pd.DataFrame, title:str=''):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/12_stacking.ipynb #45243fb7
+# %% ../nbs/12_stacking.ipynb #eec11337
 def meta_inputs(base_predictions:pd.DataFrame, # a column per base model: out-of-fold predictions, indexed by date
                 df:pd.DataFrame, # the OHLCV bars they come from (for the regime inputs)
                 regime:dict|None=None, # `RegimeDetector` settings
@@ -163,7 +170,8 @@ def meta_inputs(base_predictions:pd.DataFrame, # a column per base model: out-of
     clash = [c for c in P.columns if c in REGIME_INPUTS]
     if clash: raise DataError(f"base model name(s) {clash} clash with the regime inputs {list(REGIME_INPUTS)}")
     missing = P.index.difference(df.index)
-    if len(missing): raise DataError(f"{len(missing)} prediction date(s) are not in the bars, e.g. {missing[0]:%Y-%m-%d}")
+    if len(missing):
+        raise DataError(f"{len(missing)} prediction date(s) are not in the bars, e.g. {missing[0]:%Y-%m-%d}")
     R = RegimeDetector(**(regime or {})).inputs(df).loc[P.index]
     return pd.concat([P.astype('float64'), R], axis=1)
 
@@ -197,10 +205,11 @@ class StackMeta:
         RegimeDetector(**self.regime)
     def __repr__(self): return f"StackMeta(bases={list(self.bases)}{', fitted' if hasattr(self, 'model_') else ''})"
 
-# %% ../nbs/12_stacking.ipynb #1fdd4bc3
+# %% ../nbs/12_stacking.ipynb #9a2f04ad
 @patch
 def _check_inputs(self:StackMeta, M) -> pd.DataFrame:
-    if not isinstance(M, pd.DataFrame): raise DataError(f"StackMeta reads a DataFrame of meta inputs; got {type(M).__name__}")
+    if not isinstance(M, pd.DataFrame):
+        raise DataError(f"StackMeta reads a DataFrame of meta inputs; got {type(M).__name__}")
     missing = [c for c in (*self.bases, *REGIME_INPUTS) if c not in M.columns]
     if missing: raise DataError(f"meta inputs lack column(s) {missing}; got {list(M.columns)}")
     return M
@@ -217,7 +226,7 @@ def meta_features(self:StackMeta, M:pd.DataFrame) -> pd.DataFrame:
     F['dispersion'], F['mean_scaled'] = Z.std(axis=1, ddof=0).to_numpy(), Z.mean(axis=1).to_numpy()
     return pd.concat([F, self.regime_.transform(M[list(REGIME_INPUTS)])], axis=1)
 
-# %% ../nbs/12_stacking.ipynb #dabc0ead
+# %% ../nbs/12_stacking.ipynb #26497e7e
 @patch
 def _fit_state(self:StackMeta, M:pd.DataFrame):
     "Regime thresholds and base scales from the rows of `M` (the training rows)."
@@ -242,6 +251,7 @@ def _sigma(self:StackMeta, M) -> np.ndarray:
     s = daily_sigma(M)
     return np.where(np.isfinite(s), s, self.vol_fill_ / np.sqrt(252))
 
+# %% ../nbs/12_stacking.ipynb #8c867671
 @patch
 def _linear(self:StackMeta, M) -> np.ndarray:
     "The linear layer: Σ wᵢ·zᵢ over the scaled base predictions (volatility-standardized units)."
@@ -257,6 +267,7 @@ def _layer(self:StackMeta, M, y) -> tuple:
     self.weights_ = dict(zip(self.bases, map(float, nnls(Z, t)[0])))
     return F, t - self._linear(M)
 
+# %% ../nbs/12_stacking.ipynb #b17e60ab
 @patch
 def fit(self:StackMeta, M_train, y_train, M_val=None, y_val=None) -> StackMeta:
     "Fit on the training rows; the validation block (if any) early-stops and calibrates the booster, as for the GBMs."
@@ -277,7 +288,7 @@ def predict(self:StackMeta, M) -> np.ndarray:
     if not hasattr(self, 'model_'): raise DataError("this StackMeta is not fitted: call fit() first")
     return (self._linear(M) + self.model_.predict(self.meta_features(M)) - self.offset_) * self._sigma(M)
 
-# %% ../nbs/12_stacking.ipynb #6c70310f
+# %% ../nbs/12_stacking.ipynb #551ac2fe
 @patch
 def fit_production(self:StackMeta, M:pd.DataFrame, # every out-of-fold row
                    y:pd.Series, # their targets
@@ -286,13 +297,14 @@ def fit_production(self:StackMeta, M:pd.DataFrame, # every out-of-fold row
     "Production: state from all rows of `M`; trees found by early stopping on the last rows (`train_gbm_production`)."
     self._fit_state(M)
     F, rest = self._layer(M, y)
-    r = train_gbm_production(F, pd.Series(rest, index=M.index), kind='xgb', purge=purge, seed=self.seed, **self.meta_params)
+    r = train_gbm_production(F, pd.Series(rest, index=M.index), kind='xgb', purge=purge, seed=self.seed,
+                             **self.meta_params)
     self.offset_ = float(np.mean(r.model.predict(F)))
     w = ', '.join(f"{b} {v:.3g}" for b, v in self.weights_.items())
     self.model_, self.notes_ = r.model, [f"non-negative linear layer on all {len(M)} rows: weights {w}", *r.notes]
     return self
 
-# %% ../nbs/12_stacking.ipynb #76a603ec
+# %% ../nbs/12_stacking.ipynb #59efc142
 class ConfidenceCalibrator:
     "P(the predicted direction is right) as a logistic function of |prediction|, fitted on out-of-fold rows only."
     def __init__(self, C:float=1.0, # inverse L2 strength of the logistic fit (scikit-learn's `C`)
@@ -301,6 +313,7 @@ class ConfidenceCalibrator:
         self.C, self.prior_calls = check_number(C, 'C', 0, lo_open=True), check_number(prior_calls, 'prior_calls', 0)
     def __repr__(self): return f"ConfidenceCalibrator(C={self.C}{', fitted' if hasattr(self, 'a_') else ''})"
 
+# %% ../nbs/12_stacking.ipynb #3850a046
 def _conviction(pred, sigma) -> np.ndarray:
     "|pred|, divided by each day's volatility `sigma` when given (a big prediction on a wild day is no surer)."
     p = np.abs(np.asarray(pred, 'float64'))
@@ -332,12 +345,14 @@ def fit(self:ConfidenceCalibrator, pred, y, # out-of-fold predictions and their 
     self.fit_index_ = pred.index[keep] if isinstance(pred, pd.Series) else None
     return self
 
+# %% ../nbs/12_stacking.ipynb #87c50d02
 @patch
 def transform(self:ConfidenceCalibrator, pred, sigma=None) -> np.ndarray:
     "The calibrated probability that each prediction's direction is right (½ for no call, NaN for NaN)."
     if not hasattr(self, 'a_'): raise DataError("this ConfidenceCalibrator is not fitted: call fit() on OOF rows first")
     if self.uses_sigma_ != (sigma is not None):
-        raise DataError(f"this calibrator was fitted {'with' if self.uses_sigma_ else 'without'} sigma; pass it the same way")
+        how = 'with' if self.uses_sigma_ else 'without'
+        raise DataError(f"this calibrator was fitted {how} sigma; pass it the same way")
     p = np.asarray(pred, 'float64')
     c = 1 / (1 + np.exp(-(self.a_ + self.b_ * np.minimum(_conviction(p, sigma), self.x_max_) / self.scale_)))
     return np.where(np.isnan(p), np.nan, np.where(p == 0, 0.5, c))
@@ -374,12 +389,12 @@ def kelly_position(pred, # predictions (their sign is the side)
     f = np.clip(fraction * (2 * c - 1) * payoff, 0, cap)
     return np.where(np.isfinite(p) & np.isfinite(c), np.sign(p) * f, 0.0) + 0.0
 
-# %% ../nbs/12_stacking.ipynb #14128035
+# %% ../nbs/12_stacking.ipynb #d8527b54
 def reliability_table(confidence, # predicted P(direction right), one per call
                       pred, y, # the predictions and outcomes they are for
                       bins:int=8, # equal-count bins of confidence
                      ) -> pd.DataFrame:
-    "Predicted confidence vs observed hit rate per bin (with its binomial standard error): a reliability diagram's data."
+    "Predicted confidence vs observed hit rate per bin, with its binomial standard error: a reliability diagram's data."
     c, p, t = (np.asarray(a, 'float64') for a in (confidence, pred, y))
     keep = np.isfinite(c) & np.isfinite(p) & (p != 0) & (t != 0)
     c, hit = c[keep], (np.sign(p[keep]) == np.sign(t[keep])).astype(float)
@@ -421,7 +436,7 @@ def save(self:StackMeta, folder:str|Path) -> Path:
         'notes': getattr(self, 'notes_', [])})
     return folder
 
-# %% ../nbs/12_stacking.ipynb #03bcdbc6
+# %% ../nbs/12_stacking.ipynb #c9c2d83d
 def _load_stack(folder:str|Path) -> StackMeta:
     "Load a `StackMeta` written by `StackMeta.save`."
     folder = Path(folder)
@@ -431,7 +446,8 @@ def _load_stack(folder:str|Path) -> StackMeta:
                             f"this stocknb reads {STACK_FORMAT}")
     try:
         m = StackMeta(tuple(d['bases']), d['meta_params'], d['regime'], d['seed'])
-        m.regime_, m.scales_ = RegimeDetector.from_dict(d['regime_fitted']), {k: float(v) for k, v in d['scales'].items()}
+        m.regime_ = RegimeDetector.from_dict(d['regime_fitted'])
+        m.scales_ = {k: float(v) for k, v in d['scales'].items()}
         m.confidence_ = ConfidenceCalibrator.from_dict(d['confidence']) if d.get('confidence') else None
         m.sizing_, m.notes_ = d.get('sizing'), list(d.get('notes') or [])
         m.weights_, m.vol_fill_ = {b: float(d['weights'][b]) for b in m.bases}, float(d['vol_fill'])
@@ -444,6 +460,7 @@ def _load_stack(folder:str|Path) -> StackMeta:
 
 StackMeta.load = staticmethod(_load_stack)
 
+# %% ../nbs/12_stacking.ipynb #1e0add44
 def load_model(folder:str|Path):
     "Any saved stocknb model, recognised by its files: `stack.json`, `gbm.json` or `sequence.json`."
     folder = Path(folder)
@@ -454,7 +471,7 @@ def load_model(folder:str|Path):
         return SequenceModel.load(folder)
     raise ArtifactError(f"{folder}: no stack.json, gbm.json or sequence.json: not a saved stocknb model")
 
-# %% ../nbs/12_stacking.ipynb #78fd6b86
+# %% ../nbs/12_stacking.ipynb #123180b9
 @dataclass(eq=False)
 class StackingValidation:
     "The bases' and the stack's walk-forward results, which bases were stacked and why, and out-of-sample confidence."
@@ -465,7 +482,7 @@ class StackingValidation:
     inputs: pd.DataFrame # the meta-learner's input rows: the bases' OOF predictions and the regime inputs
     y: pd.Series # targets of those rows
     stack: WalkForwardResult # the meta-learner's nested walk-forward: the stack's own OOF predictions
-    confidence: pd.DataFrame # per stack OOF day after the first calibration block: pred, y, confidence, payoff, position
+    confidence: pd.DataFrame # per stack OOF day after the first calibration block: pred, y, confidence, position
     config: dict # the trainer's settings
 
     def __repr__(self):
@@ -473,13 +490,24 @@ class StackingValidation:
         return (f"StackingValidation(bases {self.used}, left out {list(self.excluded)}; stack OOF n={o.n}, "
                 f"accuracy {o.direction_accuracy:.4f} ± {o.direction_se:.4f})")
 
-# %% ../nbs/12_stacking.ipynb #bdc260a0
+# %% ../nbs/12_stacking.ipynb #cf0d90dd
 _NAME_RE = re.compile(r'[a-z][a-z0-9_]{0,31}')
 _RESERVED = set(REGIME_INPUTS) | set(REGIME_FEATURES) | {'vote', 'agreement', 'dispersion', 'mean_scaled', 'stack'}
 
+def _check_bases(base_models) -> dict:
+    "The base models, checked: a non-empty dict of plain, unreserved names to factories."
+    if not isinstance(base_models, dict) or not base_models:
+        raise ConfigError(f"base_models must be a dict of name -> model factory; got {base_models!r}")
+    bad = [n for n in base_models if not isinstance(n, str) or not _NAME_RE.fullmatch(n) or n in _RESERVED]
+    if bad: raise ConfigError(f"base model name(s) {bad} are not plain names or are reserved ({sorted(_RESERVED)})")
+    notf = [n for n, f in base_models.items() if not callable(f)]
+    if notf: raise ConfigError(f"base model(s) {notf} are not factories (zero-argument callables)")
+    return dict(base_models)
+
+# %% ../nbs/12_stacking.ipynb #fed1e925
 class StackingEnsembleTrainer:
     "Stack base models with a regime-aware XGBoost meta-learner: nested walk-forward validation, then production."
-    def __init__(self, base_models:dict, # base name -> zero-argument factory of fresh base models (`walk_forward.Model`)
+    def __init__(self, base_models:dict, # base name -> zero-argument factory of fresh base models (`Model`)
                  meta_params:dict|None=None, # meta-learner settings over `META_DEFAULTS`
                  n_splits:int=5, # folds of the base walk-forward
                  meta_splits:int=3, # folds of the meta-learner's walk-forward over the OOF rows (its first trains on ⅕)
@@ -490,31 +518,33 @@ class StackingEnsembleTrainer:
                  kelly_fraction:float=0.5, max_position:float=1.0, # the sizing rule (`kelly_position`)
                  seed:int=42, min_std_ratio:float=0.01, max_sign_share:float=0.8, # seed; the walk-forward checks
                 ):
-        if not isinstance(base_models, dict) or not base_models:
-            raise ConfigError(f"base_models must be a dict of name -> model factory; got {base_models!r}")
-        bad = [n for n in base_models if not isinstance(n, str) or not _NAME_RE.fullmatch(n) or n in _RESERVED]
-        if bad: raise ConfigError(f"base model name(s) {bad} are not plain names or are reserved ({sorted(_RESERVED)})")
-        notf = [n for n, f in base_models.items() if not callable(f)]
-        if notf: raise ConfigError(f"base model(s) {notf} are not factories (zero-argument callables)")
+        self.base_models = _check_bases(base_models)
         for k, v, lo in (('n_splits', n_splits, 2), ('meta_splits', meta_splits, 2), ('purge', purge, 0),
                          ('embargo', embargo, 0), ('calibration_splits', calibration_splits, 2)):
             check_int(v, k, lo)
-        check_number(kelly_fraction, 'kelly_fraction', 0, 1, lo_open=True); check_number(max_position, 'max_position', 0, lo_open=True)
-        self.base_models, self.meta_params, self.regime = dict(base_models), meta_settings(meta_params), dict(regime or {})
+        check_number(kelly_fraction, 'kelly_fraction', 0, 1, lo_open=True)
+        check_number(max_position, 'max_position', 0, lo_open=True)
+        self.meta_params, self.regime = meta_settings(meta_params), dict(regime or {})
         RegimeDetector(**self.regime)
         WalkForwardValidator(n_splits, mode)
-        self.n_splits, self.meta_splits, self.mode, self.purge, self.embargo = n_splits, meta_splits, mode, purge, embargo
-        self.calibration_splits, self.kelly_fraction, self.max_position = calibration_splits, kelly_fraction, max_position
+        self.n_splits, self.meta_splits, self.mode = n_splits, meta_splits, mode
+        self.purge, self.embargo, self.calibration_splits = purge, embargo, calibration_splits
+        self.kelly_fraction, self.max_position = kelly_fraction, max_position
         self.seed, self.min_std_ratio, self.max_sign_share = seed, min_std_ratio, max_sign_share
 
-    def config(self) -> dict:
-        return {k: getattr(self, k) for k in ('n_splits', 'meta_splits', 'mode', 'purge', 'embargo', 'regime',
-                'calibration_splits', 'kelly_fraction', 'max_position', 'seed', 'meta_params')} | {'bases': list(self.base_models)}
+# %% ../nbs/12_stacking.ipynb #600fac76
+@patch
+def config(self:StackingEnsembleTrainer) -> dict:
+    "The trainer's settings, as recorded with its results."
+    return {k: getattr(self, k) for k in ('n_splits', 'meta_splits', 'mode', 'purge', 'embargo', 'regime',
+                'calibration_splits', 'kelly_fraction', 'max_position', 'seed', 'meta_params')} | \
+               {'bases': list(self.base_models)}
 
-# %% ../nbs/12_stacking.ipynb #f86e5eee
+# %% ../nbs/12_stacking.ipynb #cc633792
 def _select(results:dict, gates:dict|None) -> tuple:
     "The bases to stack, those left out (with why), and a sentence saying what was done."
-    if gates is None: return list(results), {}, [f"stacked every base model ({', '.join(results)}): no gates were given"]
+    if gates is None:
+        return list(results), {}, [f"stacked every base model ({', '.join(results)}): no gates were given"]
     missing = [m for m in results if m not in gates]
     if missing: raise DataError(f"gates lack base model(s) {missing}")
     passed = [m for m in results if gates[m].passed]
@@ -522,7 +552,8 @@ def _select(results:dict, gates:dict|None) -> tuple:
     if passed:
         left = f"; left out {', '.join(out)} (failed the gate)" if out else ''
         return passed, out, [f"stacked the base model(s) that passed their gate: {', '.join(passed)}{left}"]
-    return list(results), {}, [f"no base model passed its gate, so the stack is built on all of them ({', '.join(results)}) "
+    return list(results), {}, [f"no base model passed its gate, so the stack is built on all of them "
+                               f"({', '.join(results)}) "
                                "and judged by the same gate: it goes to production only if it passes itself"]
 
 @patch
@@ -534,7 +565,7 @@ def _run(self:StackingEnsembleTrainer, factory, X, y, k, mode='anchored', progre
     return self._walk(k, mode).validate(factory, X, y, progress=progress, min_std_ratio=self.min_std_ratio,
                                         max_sign_share=self.max_sign_share)
 
-# %% ../nbs/12_stacking.ipynb #2fdf5bde
+# %% ../nbs/12_stacking.ipynb #43b0e627
 @patch
 def _oos_confidence(self:StackingEnsembleTrainer, stack:WalkForwardResult, M:pd.DataFrame) -> pd.DataFrame:
     "Confidence and Kelly position of each stack OOF day from a calibrator fitted on earlier days only (expanding)."
@@ -547,13 +578,14 @@ def _oos_confidence(self:StackingEnsembleTrainer, stack:WalkForwardResult, M:pd.
             _log.info("confidence block %d skipped: %s", f.k, e); continue
         sp = s.iloc[f.test]
         c = cal.transform(sp, sg[f.test])
-        parts.append(pd.DataFrame({'pred': sp.to_numpy(), 'y': y.iloc[f.test].to_numpy(), 'confidence': c, 'payoff': pay,
+        parts.append(pd.DataFrame({'pred': sp.to_numpy(), 'y': y.iloc[f.test].to_numpy(), 'confidence': c,
+                                   'payoff': pay,
                                    'position': kelly_position(sp, c, pay, self.kelly_fraction, self.max_position),
                                    'fit_last': s.index[f.train[-1]]}, index=sp.index))
     cols = ['pred', 'y', 'confidence', 'payoff', 'position', 'fit_last']
     return pd.concat(parts) if parts else pd.DataFrame(columns=cols)
 
-# %% ../nbs/12_stacking.ipynb #71a0227c
+# %% ../nbs/12_stacking.ipynb #66029c7c
 @patch
 def validate(self:StackingEnsembleTrainer,
              df:pd.DataFrame, # the OHLCV bars (for the regime inputs)
@@ -571,7 +603,8 @@ def validate(self:StackingEnsembleTrainer,
         res[name] = r if r is not None else self._run(f, X, y, self.n_splits, self.mode, progress)
     first = next(iter(res.values())).oof.index
     odd = [m for m, r in res.items() if not r.oof.index.equals(first)]
-    if odd: raise DataError(f"base result(s) {odd} cover other OOF rows than {next(iter(res))}: run them on the same folds")
+    if odd:
+        raise DataError(f"base result(s) {odd} cover other OOF rows than {next(iter(res))}: run them on the same folds")
     used, excluded, notes = _select(res, gates)
     M = meta_inputs(pd.DataFrame({m: res[m].oof for m in used}), df, self.regime)
     yo = res[used[0]].y
@@ -601,11 +634,11 @@ def backtests(self:StackingValidation, prices:pd.Series, # close prices covering
         out[name] = bt.run(p.reindex(px.index, fill_value=0.0), prices=px, name=name)
     return out
 
-# %% ../nbs/12_stacking.ipynb #6ba3dc71
+# %% ../nbs/12_stacking.ipynb #6a0888d5
 @patch
 def comparison(self:StackingValidation, prices:pd.Series, # close prices of the bars
                cost_bps:float=5.0, slippage_bps:float=0.0) -> pd.DataFrame:
-    "A row per base, the plain average and the stack: accuracy ± s.e., p, IC on the stack's OOF days; Sharpe after costs."
+    "Each base, the plain average and the stack on the stack's OOF days: accuracy ± s.e., p, IC, Sharpe after costs."
     P, y = self.predictions(), self.stack.y
     bts = self.backtests(prices, cost_bps, slippage_bps)
     role = {m: 'base' if m in self.used else 'base (left out)' for m in self.results} | {'average': 'plain average',
@@ -614,10 +647,12 @@ def comparison(self:StackingValidation, prices:pd.Series, # close prices of the 
     for c in P:
         m, b = ValidationMetrics.from_predictions(y, P[c].to_numpy()), bts[c].metrics()[c]
         rows[c] = {'role': role[c], 'days': m.n, 'accuracy': m.direction_accuracy, 'se': m.direction_se,
-                   'p_value': m.direction_pvalue, 'ic': m.ic, 'sharpe': b['sharpe'], 'annual_return': b['annual return'],
+                   'p_value': m.direction_pvalue, 'ic': m.ic, 'sharpe': b['sharpe'],
+                   'annual_return': b['annual return'],
                    'max_drawdown': b['max drawdown'], 'turnover': b['annual turnover']}
     return pd.DataFrame(rows).T
 
+# %% ../nbs/12_stacking.ipynb #278c9774
 @patch
 def sizing(self:StackingValidation, prices:pd.Series, cost_bps:float=5.0, slippage_bps:float=0.0) -> pd.DataFrame:
     "The stack's sign positions vs its Kelly-sized ones (out-of-sample confidence), lagged, after costs; buy & hold."
@@ -626,7 +661,8 @@ def sizing(self:StackingValidation, prices:pd.Series, cost_bps:float=5.0, slippa
     pos = {'stack: sign': positions_from_predictions(C['pred'], 'sign'), 'stack: Kelly-sized': C['position']}
     bts = self.backtests(prices, cost_bps, slippage_bps, positions=pos)
     t = pd.concat([bts[k].metrics()[k] for k in pos] + [bts['stack: sign'].metrics()['buy & hold']], axis=1).T
-    return t[['annual return', 'annual volatility', 'sharpe', 'max drawdown', 'exposure', 'annual turnover', 'costs paid', 'days']]
+    return t[['annual return', 'annual volatility', 'sharpe', 'max drawdown', 'exposure', 'annual turnover',
+              'costs paid', 'days']]
 
 @patch
 def reliability(self:StackingValidation, bins:int=8) -> pd.DataFrame:
@@ -634,7 +670,7 @@ def reliability(self:StackingValidation, bins:int=8) -> pd.DataFrame:
     C = self.confidence
     return reliability_table(C['confidence'], C['pred'], C['y'], bins)
 
-# %% ../nbs/12_stacking.ipynb #982c64ac
+# %% ../nbs/12_stacking.ipynb #af201267
 @patch
 def _fit_base(self:StackingEnsembleTrainer, name:str, X:pd.DataFrame, y:pd.Series):
     "Base `name` fitted on all rows but the last block, which early-stops it (context rows before it unlabelled)."
@@ -653,7 +689,8 @@ def fit_production(self:StackingEnsembleTrainer, X:pd.DataFrame, y:pd.Series, # 
                   ): # -> StackingPredictor
     "Production: bases on all rows, the meta-learner on all OOF rows, confidence and sizing from the stack's OOF rows."
     v = validation
-    if not v.inputs.index.isin(X.index).all(): raise DataError("the validation's OOF rows are not rows of X: validate first")
+    if not v.inputs.index.isin(X.index).all():
+        raise DataError("the validation's OOF rows are not rows of X: validate first")
     bases = {m: (fitted_bases or {}).get(m) or self._fit_base(m, X, y) for m in v.used}
     meta = StackMeta(v.used, self.meta_params, self.regime, self.seed).fit_production(v.inputs, v.y, self.purge)
     meta.confidence_ = ConfidenceCalibrator().fit(v.stack.oof, v.stack.y, daily_sigma(v.inputs.loc[v.stack.oof.index]))
