@@ -4,7 +4,7 @@ Usage: python tools/strip_noise.py NB.ipynb [NB.ipynb ...]"""
 import re, sys, nbformat
 
 NOISE = re.compile(r'(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR'
-                   r'|^[IEW]\d{4} .*(cudart_stub|cuda_platform|cuda_dnn|cuda_fft|cuda_blas|cpu_feature_guard).*'
+                   r'|^[IEW]\d{4} .*(cudart_stub|cuda_platform|cuda_dnn|cuda_fft|cuda_blas|cpu_feature_guard|port\.cc).*'
                    r'|^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.'
                    r'|^WARNING:tensorflow:.*triggered tf\.function retracing.*)$')
 
