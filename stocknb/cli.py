@@ -45,7 +45,7 @@ def _add_output_args(p:argparse.ArgumentParser):
                    help='output: a compact table (default), markdown, or JSON')
     p.add_argument('--json', action='store_const', const='json', dest='format', help='same as --format json')
 
-# %% ../nbs/15_cli.ipynb #061bb72f
+# %% ../nbs/15_cli.ipynb #eff9d215
 def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models:bool=True):
     from stocknb.pipeline import MODELS, PipelineConfig as C
     _add_data_args(p)
@@ -59,22 +59,28 @@ def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models
                        help='train even when no model passes the gate: ALL FOUR checks (wfe, significance, collapse, '
                             'sign) are skipped, and the manifest and every prediction say so (--skip-wfe-check is '
                             "the seed's name for it)")
-        p.add_argument('--wfe-threshold', type=float, default=C.wfe_threshold,
-                       help='gate: minimum WFE in %% (default 40)')
-        p.add_argument('--alpha', type=float, default=C.alpha,
-                       help='gate: maximum p-value of the OOF accuracy, Holm-adjusted over the models of the run '
-                            '(default 0.01)')
-        p.add_argument('--multiple-testing', default=C.multiple_testing, choices=('holm', 'none'),
-                       help="gate: 'holm' corrects each p-value for the number of models judged (default); 'none'")
-        p.add_argument('--stacking', action='store_true',
-                       help='also validate a regime-aware XGBoost stack of the models; production when it passes')
-        p.add_argument('--max-sign-share', type=float, default=C.max_sign_share,
-                       help='gate: maximum share of days predicted with one sign (default 0.8)')
-        p.add_argument('--min-std-ratio', type=float, default=C.min_std_ratio,
-                       help='gate: minimum prediction std / target std within folds (default 0.01)')
-        p.add_argument('--seed', type=int, default=C.seed,
-                       help='seed of every random generator, 0 … 2**32-1 (default 42)')
+        _add_gate_args(p)
     _add_output_args(p)
+
+# %% ../nbs/15_cli.ipynb #54d6d4fd
+def _add_gate_args(p:argparse.ArgumentParser):
+    "The gate's thresholds, the multiple-testing rule, stacking and the seed (commands that validate and train)."
+    from stocknb.pipeline import PipelineConfig as C
+    p.add_argument('--wfe-threshold', type=float, default=C.wfe_threshold,
+                   help='gate: minimum WFE in %% (default 40)')
+    p.add_argument('--alpha', type=float, default=C.alpha,
+                   help='gate: maximum p-value of the OOF accuracy, Holm-adjusted over the models of the run '
+                        '(default 0.01)')
+    p.add_argument('--multiple-testing', default=C.multiple_testing, choices=('holm', 'none'),
+                   help="gate: 'holm' corrects each p-value for the number of models judged (default); 'none'")
+    p.add_argument('--stacking', action='store_true',
+                   help='also validate a regime-aware XGBoost stack of the models; production when it passes')
+    p.add_argument('--max-sign-share', type=float, default=C.max_sign_share,
+                   help='gate: maximum share of days predicted with one sign (default 0.8)')
+    p.add_argument('--min-std-ratio', type=float, default=C.min_std_ratio,
+                   help='gate: minimum prediction std / target std within folds (default 0.01)')
+    p.add_argument('--seed', type=int, default=C.seed,
+                   help='seed of every random generator, 0 … 2**32-1 (default 42)')
 
 def _config(a):
     "The `PipelineConfig` of parsed arguments (a bad value raises `ConfigError` naming the setting)."

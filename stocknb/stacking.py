@@ -8,8 +8,8 @@ __all__ = ['REGIME_INPUTS', 'REGIME_FEATURES', 'META_DEFAULTS', 'STACK_FORMAT', 
            'kelly_position', 'reliability_table', 'plot_reliability', 'load_model', 'StackingValidation',
            'StackingEnsembleTrainer', 'PredictionResult', 'StackingPredictor']
 
-# %% ../nbs/12_stacking.ipynb #e74a76b7
-import json, math, re
+# %% ../nbs/12_stacking.ipynb #feb3e4f8
+import json, math
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Callable
@@ -24,7 +24,7 @@ from .metrics import ValidationMetrics
 from .walk_forward import WalkForwardValidator, WalkForwardResult, model_context
 from .gbm import GBMModel, check_booster_params, train_gbm_production
 from .backtest import Backtester, positions_from_predictions
-from .artifacts import read_json, write_json, read_model_set
+from .artifacts import MODEL_NAME, read_json, write_json, read_model_set
 
 # %% ../nbs/12_stacking.ipynb #3d3ec66f
 _log = get_logger(__name__)
@@ -490,15 +490,14 @@ class StackingValidation:
         return (f"StackingValidation(bases {self.used}, left out {list(self.excluded)}; stack OOF n={o.n}, "
                 f"accuracy {o.direction_accuracy:.4f} ± {o.direction_se:.4f})")
 
-# %% ../nbs/12_stacking.ipynb #cf0d90dd
-_NAME_RE = re.compile(r'[a-z][a-z0-9_]{0,31}')
+# %% ../nbs/12_stacking.ipynb #035f7c8b
 _RESERVED = set(REGIME_INPUTS) | set(REGIME_FEATURES) | {'vote', 'agreement', 'dispersion', 'mean_scaled', 'stack'}
 
 def _check_bases(base_models) -> dict:
     "The base models, checked: a non-empty dict of plain, unreserved names to factories."
     if not isinstance(base_models, dict) or not base_models:
         raise ConfigError(f"base_models must be a dict of name -> model factory; got {base_models!r}")
-    bad = [n for n in base_models if not isinstance(n, str) or not _NAME_RE.fullmatch(n) or n in _RESERVED]
+    bad = [n for n in base_models if not isinstance(n, str) or not MODEL_NAME.fullmatch(n) or n in _RESERVED]
     if bad: raise ConfigError(f"base model name(s) {bad} are not plain names or are reserved ({sorted(_RESERVED)})")
     notf = [n for n, f in base_models.items() if not callable(f)]
     if notf: raise ConfigError(f"base model(s) {notf} are not factories (zero-argument callables)")
