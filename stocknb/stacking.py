@@ -175,22 +175,26 @@ def meta_inputs(base_predictions:pd.DataFrame, # a column per base model: out-of
     R = RegimeDetector(**(regime or {})).inputs(df).loc[P.index]
     return pd.concat([P.astype('float64'), R], axis=1)
 
-# %% ../nbs/12_stacking.ipynb #f995ecca
-META_DEFAULTS = dict(n_estimators=500, early_stopping_rounds=50, calibration='none',
+# %% ../nbs/12_stacking.ipynb #f821d434
+META_DEFAULTS = dict(n_estimators=500, early_stopping_rounds=50, gate_alpha=0.05, n_jobs=1,
                      params=dict(eta=0.01, max_depth=1, min_child_weight=100.0, subsample=0.8, colsample_bytree=1.0,
                                  reg_lambda=10.0))
+_META_OWN = ('objective', 'base_score', 'seed', 'nthread', 'eval_metric')   # the meta-learner sets these itself
 
 def meta_settings(meta_params:dict|None) -> dict:
-    "`META_DEFAULTS` updated with `meta_params` (booster `params` merged key by key); bad names raise `ConfigError`."
+    "`META_DEFAULTS` updated with `meta_params` (booster `params` merged key by key); bad settings raise `ConfigError`."
     mp = dict(meta_params or {})
-    bad = sorted(set(mp) - set(META_DEFAULTS) - {'n_jobs'})
-    if bad: raise ConfigError(f"unknown meta-learner setting(s) {bad}; it takes {sorted(META_DEFAULTS)} and n_jobs")
+    bad = sorted(set(mp) - set(META_DEFAULTS))
+    if bad: raise ConfigError(f"unknown meta-learner setting(s) {bad}; it takes {sorted(META_DEFAULTS)}")
     out = {**META_DEFAULTS, **mp, 'params': {**META_DEFAULTS['params'], **(mp.get('params') or {})}}
+    own = sorted(set(out['params']) & set(_META_OWN))
+    if own: raise ConfigError(f"meta-learner params {own} are set by the meta-learner itself")
     check_booster_params('xgb', out['params'])
-    GBMModel('xgb', **out)          # validates the rest
+    for k in ('n_estimators', 'early_stopping_rounds', 'n_jobs'): check_int(out[k], k, 1)
+    check_number(out['gate_alpha'], 'gate_alpha', 0, 1, lo_open=True)
     return out
 
-# %% ../nbs/12_stacking.ipynb #6677c42b
+# %% ../nbs/12_stacking.ipynb #d3bafb1f
 class StackMeta:
     "The meta-learner over `meta_inputs` rows: regime thresholds, base scales and XGBoost, fitted on `fit`'s rows only."
     def __init__(self, bases:tuple, # base model names: the prediction columns of the input rows
@@ -203,9 +207,9 @@ class StackMeta:
         self.bases, self.meta_params = tuple(bases), meta_settings(meta_params)
         self.regime, self.seed = dict(regime or {}), int(seed)
         RegimeDetector(**self.regime)
-    def __repr__(self): return f"StackMeta(bases={list(self.bases)}{', fitted' if hasattr(self, 'model_') else ''})"
+    def __repr__(self): return f"StackMeta(bases={list(self.bases)}{', fitted' if hasattr(self, 'booster_') else ''})"
 
-# %% ../nbs/12_stacking.ipynb #9a2f04ad
+# %% ../nbs/12_stacking.ipynb #3c42b515
 @patch
 def _check_inputs(self:StackMeta, M) -> pd.DataFrame:
     if not isinstance(M, pd.DataFrame):
@@ -215,15 +219,18 @@ def _check_inputs(self:StackMeta, M) -> pd.DataFrame:
     return M
 
 @patch
+def _scaled(self:StackMeta, M) -> np.ndarray:
+    "The base predictions divided by their training standard deviations (NaN as 0)."
+    return np.nan_to_num(M[list(self.bases)].to_numpy('float64') / np.array([self.scales_[b] for b in self.bases]))
+
+@patch
 def meta_features(self:StackMeta, M:pd.DataFrame) -> pd.DataFrame:
     "The meta-features of input rows `M`: base predictions, their agreement, the regime (fitted state only)."
     M = self._check_inputs(M)
-    P = M[list(self.bases)]
-    Z = P / pd.Series(self.scales_)
-    sg = np.sign(P.to_numpy())
-    F = P.copy()
+    F, Z = M[list(self.bases)].copy(), self._scaled(M)
+    sg = np.sign(F.to_numpy())
     F['vote'], F['agreement'] = sg.mean(1), np.maximum((sg > 0).mean(1), (sg < 0).mean(1))
-    F['dispersion'], F['mean_scaled'] = Z.std(axis=1, ddof=0).to_numpy(), Z.mean(axis=1).to_numpy()
+    F['dispersion'], F['mean_scaled'] = Z.std(axis=1), Z.mean(axis=1)
     return pd.concat([F, self.regime_.transform(M[list(REGIME_INPUTS)])], axis=1)
 
 # %% ../nbs/12_stacking.ipynb #26497e7e
@@ -251,57 +258,133 @@ def _sigma(self:StackMeta, M) -> np.ndarray:
     s = daily_sigma(M)
     return np.where(np.isfinite(s), s, self.vol_fill_ / np.sqrt(252))
 
-# %% ../nbs/12_stacking.ipynb #8c867671
+# %% ../nbs/12_stacking.ipynb #152b656f
 @patch
-def _linear(self:StackMeta, M) -> np.ndarray:
-    "The linear layer: Σ wᵢ·zᵢ over the scaled base predictions (volatility-standardized units)."
-    Z = np.nan_to_num(M[list(self.bases)].to_numpy() / np.array([self.scales_[b] for b in self.bases]))
-    return Z @ np.array([self.weights_[b] for b in self.bases])
+def combination(self:StackMeta, M) -> np.ndarray:
+    "`ℓ`: the equal-weight mean of the scaled base predictions of each row."
+    return self._scaled(self._check_inputs(M)).mean(axis=1)
 
 @patch
-def _layer(self:StackMeta, M, y) -> tuple:
-    "Meta-features, and what is left of the volatility-standardized target after the non-negative linear layer."
-    from scipy.optimize import nnls
-    F, t = self.meta_features(M), np.asarray(y, 'float64') / self._sigma(M)
-    Z = np.nan_to_num(M[list(self.bases)].to_numpy() / np.array([self.scales_[b] for b in self.bases]))
-    self.weights_ = dict(zip(self.bases, map(float, nnls(Z, t)[0])))
-    return F, t - self._linear(M)
+def _target(self:StackMeta, M, y) -> np.ndarray: return np.asarray(y, 'float64') / self._sigma(M)
 
-# %% ../nbs/12_stacking.ipynb #b17e60ab
 @patch
-def fit(self:StackMeta, M_train, y_train, M_val=None, y_val=None) -> StackMeta:
-    "Fit on the training rows; the validation block (if any) early-stops and calibrates the booster, as for the GBMs."
-    self._fit_state(M_train)
-    F, r = self._layer(M_train, y_train)
-    Fv = rv = None
-    if M_val is not None and len(M_val):
-        Fv = self.meta_features(M_val)
-        rv = np.asarray(y_val, 'float64') / self._sigma(M_val) - self._linear(M_val)
-    kw = self.meta_params if Fv is not None else {**self.meta_params, 'calibration': 'none'}
-    self.model_ = GBMModel('xgb', seed=self.seed, **kw).fit(F, r, Fv, rv)
-    self.offset_ = float(np.mean(self.model_.predict(F)))
-    return self
+def _slope(self:StackMeta, l, t) -> float:
+    "`c`: least-squares slope of the standardized target on the combination, floored at a token 1 % of its size."
+    ll = float(l @ l)
+    c = float(l @ t) / ll if ll > 0 else 0.0
+    tok = 0.01 * float(np.std(t)) / max(float(np.std(l)), 1e-12)
+    self.slope_note_ = None if c > tok else (f"the bases' combination did not predict the target on the training "
+                                             f"rows (slope {c:.3g}): kept its sign at a token slope {tok:.3g}")
+    return max(c, tok)
+
+# %% ../nbs/12_stacking.ipynb #e2555005
+@patch
+def _dmatrix(self:StackMeta, F:pd.DataFrame, l, t):
+    "Rows for the booster: `t ≈ ℓ·g(x)` as a regression of `t/ℓ` on `x` with weights `ℓ²` (mean 1)."
+    import xgboost as xgb
+    w = l ** 2
+    small = np.abs(l) < 1e-9
+    lab = np.where(small, self.slope_, t / np.where(small, 1.0, l))
+    return xgb.DMatrix(F, lab, weight=w / max(float(w.mean()), 1e-300), feature_names=[str(c) for c in F.columns])
+
+@patch
+def _train(self:StackMeta, F, l, t, rounds:int, val=None):
+    "The booster of `g`, started at the slope `c`; early-stopped on `val` = (F, ℓ, t) when given."
+    import xgboost as xgb
+    mp = self.meta_params
+    p = {**mp['params'], 'objective': 'reg:squarederror', 'base_score': self.slope_, 'seed': self.seed,
+         'nthread': mp['n_jobs']}
+    kw = {}
+    if val is not None:
+        kw = dict(evals=[(self._dmatrix(*val), 'val')], early_stopping_rounds=mp['early_stopping_rounds'])
+    b = xgb.train(p, self._dmatrix(F, l, t), num_boost_round=rounds, verbose_eval=False, **kw)
+    self.n_trees_ = int(b.best_iteration) + 1 if val is not None else rounds
+    self.booster_ = b[:self.n_trees_]
+
+# %% ../nbs/12_stacking.ipynb #dee4b06e
+@patch
+def coefficient(self:StackMeta, M, trees:bool|None=None) -> np.ndarray:
+    "`g(x)` of each row: the trees' coefficient (if they passed their test, or `trees=True`), else the slope `c`."
+    if not hasattr(self, 'booster_'): raise DataError("this StackMeta is not fitted: call fit() first")
+    if not (self.gate_['trees'] if trees is None else trees): return np.full(len(M), self.slope_)
+    import xgboost as xgb
+    F = self.meta_features(M)
+    return self.booster_.predict(xgb.DMatrix(F, feature_names=[str(c) for c in F.columns])).astype('float64')
 
 @patch
 def predict(self:StackMeta, M) -> np.ndarray:
-    "The stacked prediction (next-day log return) for each input row: (Σ wᵢ·zᵢ + trees − their mean) × σ."
-    if not hasattr(self, 'model_'): raise DataError("this StackMeta is not fitted: call fit() first")
-    return (self._linear(M) + self.model_.predict(self.meta_features(M)) - self.offset_) * self._sigma(M)
+    "The stacked prediction (next-day log return) for each input row: σ · ℓ · g(x)."
+    g = self.coefficient(M)
+    return self.combination(M) * g * self._sigma(M)
 
-# %% ../nbs/12_stacking.ipynb #551ac2fe
+# %% ../nbs/12_stacking.ipynb #63144b98
+def _sign_test(plain, trees, y, alpha:float) -> dict:
+    "Do the trees' signs beat the plain combination's where they differ? One-sided binomial sign test."
+    from scipy.stats import binomtest
+    plain, trees, y = np.sign(plain), np.sign(trees), np.sign(np.asarray(y, 'float64'))
+    d = (plain != trees) & (y != 0) & (trees != 0)
+    k, right = int(d.sum()), int((trees[d] == y[d]).sum())
+    p = float(binomtest(right, k, 0.5, alternative='greater').pvalue) if k else 1.0
+    return {'days': int(len(y)), 'changed': k, 'trees_right': right, 'p_value': p, 'alpha': alpha,
+            'trees': bool(k and p < alpha)}
+
+@patch
+def _gate(self:StackMeta, Mv, yv) -> dict:
+    "Test the trees on the validation rows; without any, they stay unused (untested)."
+    a = self.meta_params['gate_alpha']
+    if Mv is None or not len(Mv):
+        self.gate_ = {'days': 0, 'changed': 0, 'trees_right': 0, 'p_value': 1.0, 'alpha': a, 'trees': False}
+    else:
+        l = self.combination(Mv)
+        self.gate_ = _sign_test(l * self.slope_, l * self.coefficient(Mv, trees=True), yv, a)
+        self.gate_['block'] = f"{str(Mv.index[0])[:10]}..{str(Mv.index[-1])[:10]}"
+    return self.gate_
+
+# %% ../nbs/12_stacking.ipynb #b6a41a6e
+@patch
+def fit(self:StackMeta, M_train, y_train, M_val=None, y_val=None) -> StackMeta:
+    "Fit on the training rows; the validation block (if any) early-stops the trees and tests them."
+    self._fit_state(M_train)
+    l, t = self.combination(M_train), self._target(M_train, y_train)
+    self.slope_ = self._slope(l, t)
+    has_val = M_val is not None and len(M_val) > 0
+    val = (self.meta_features(M_val), self.combination(M_val), self._target(M_val, y_val)) if has_val else None
+    self._train(self.meta_features(M_train), l, t, self.meta_params['n_estimators'], val)
+    self._gate(M_val if has_val else None, y_val)
+    return self
+
+@patch
+def predict_parts(self:StackMeta, M) -> pd.DataFrame:
+    "Each row's combination `ℓ`, coefficient `g(x)`, daily `σ` and prediction, and the regime: what the stack did."
+    g = self.coefficient(M)
+    l, s = self.combination(M), self._sigma(M)
+    return pd.DataFrame({'combination': l, 'coefficient': g, 'sigma': s, 'pred': l * g * s}, index=M.index)
+
+# %% ../nbs/12_stacking.ipynb #1db5d93e
 @patch
 def fit_production(self:StackMeta, M:pd.DataFrame, # every out-of-fold row
                    y:pd.Series, # their targets
                    purge:int=1, # rows purged before the early-stopping block
+                   early_stopping:float=0.8, # share the early-stopping fit trains on; it is stopped and tested on the rest
                   ) -> StackMeta:
-    "Production: state from all rows of `M`; trees found by early stopping on the last rows (`train_gbm_production`)."
+    "Production: tree count and the trees' test from a fit on the first rows checked on the last; then all rows."
+    n = len(self._check_inputs(M))
+    k = int(round(n * check_number(early_stopping, 'early_stopping', 0, 1, lo_open=True, hi_open=True)))
+    if not 1 <= k < n - purge: raise DataError(f"the meta-learner needs rows for early stopping: n={n}")
+    es = StackMeta(self.bases, self.meta_params, self.regime, self.seed)
+    es.fit(M.iloc[:k], y.iloc[:k], M.iloc[k + purge:], y.iloc[k + purge:])
     self._fit_state(M)
-    F, rest = self._layer(M, y)
-    r = train_gbm_production(F, pd.Series(rest, index=M.index), kind='xgb', purge=purge, seed=self.seed,
-                             **self.meta_params)
-    self.offset_ = float(np.mean(r.model.predict(F)))
-    w = ', '.join(f"{b} {v:.3g}" for b, v in self.weights_.items())
-    self.model_, self.notes_ = r.model, [f"non-negative linear layer on all {len(M)} rows: weights {w}", *r.notes]
+    l, t = self.combination(M), self._target(M, y)
+    self.slope_ = self._slope(l, t)
+    self._train(self.meta_features(M), l, t, max(1, math.ceil(es.n_trees_ * n / k)))
+    self.gate_, g = dict(es.gate_), es.gate_
+    use = (f"the stack predicts σ·ℓ·g(x)" if g['trees'] else "the stack predicts σ·c·ℓ, the plain combination")
+    self.notes_ = [f"combination ℓ: the equal-weight mean of the scaled predictions of {', '.join(self.bases)}; "
+                   f"slope c = {self.slope_:.4g} on all {n} rows", *([self.slope_note_] if self.slope_note_ else []),
+                   f"trees: {es.n_trees_} kept by early stopping on {g['block']} after training on the {k} rows "
+                   f"before it; the final booster has {self.n_trees_} = {es.n_trees_} × {n}/{k} (rows scale rounds)",
+                   f"the trees' sign test on {g['block']}: right on {g['trees_right']} of the {g['changed']} days "
+                   f"where they change the sign (p = {g['p_value']:.3g}, α = {g['alpha']}): {use}"]
     return self
 
 # %% ../nbs/12_stacking.ipynb #59efc142
@@ -417,28 +500,29 @@ def plot_reliability(table:pd.DataFrame, title:str='', ax=None):
     ax.set_title(title or 'reliability'); ax.figure.tight_layout()
     return ax.figure
 
-# %% ../nbs/12_stacking.ipynb #bbbce2dc
-STACK_FORMAT = 1
+# %% ../nbs/12_stacking.ipynb #2717c871
+STACK_FORMAT = 2
 
 @patch
 def save(self:StackMeta, folder:str|Path) -> Path:
-    "Write the fitted meta-learner into `folder`: the booster (`model.json`, `gbm.json`) and `stack.json`."
-    if not hasattr(self, 'model_'): raise DataError("this StackMeta is not fitted: nothing to save")
-    folder = Path(folder); self.model_.save(folder)
+    "Write the fitted meta-learner into `folder`: the booster (`meta_trees.json`, XGBoost JSON) and `stack.json`."
+    if not hasattr(self, 'booster_'): raise DataError("this StackMeta is not fitted: nothing to save")
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    self.booster_.save_model(str(folder/'meta_trees.json'))
     conf = getattr(self, 'confidence_', None)
     write_json(folder/'stack.json', {
         'format': STACK_FORMAT, 'bases': list(self.bases), 'meta_params': self.meta_params, 'regime': self.regime,
-        'seed': self.seed, 'regime_fitted': self.regime_.to_dict(), 'scales': self.scales_, 'weights': self.weights_,
-        'offset': self.offset_,
-        'vol_fill': self.vol_fill_,
+        'seed': self.seed, 'regime_fitted': self.regime_.to_dict(), 'scales': self.scales_, 'slope': self.slope_,
+        'n_trees': self.n_trees_, 'gate': self.gate_, 'vol_fill': self.vol_fill_,
         'fit_rows': self.fit_rows_, 'fit_first': self.fit_first_, 'fit_last': self.fit_last_,
         'confidence': conf.to_dict() if conf is not None else None, 'sizing': getattr(self, 'sizing_', None),
         'notes': getattr(self, 'notes_', [])})
     return folder
 
-# %% ../nbs/12_stacking.ipynb #c9c2d83d
+# %% ../nbs/12_stacking.ipynb #7672d407
 def _load_stack(folder:str|Path) -> StackMeta:
     "Load a `StackMeta` written by `StackMeta.save`."
+    import xgboost as xgb
     folder = Path(folder)
     d = read_json(folder/'stack.json')
     if not isinstance(d, dict) or d.get('format') != STACK_FORMAT:
@@ -447,15 +531,20 @@ def _load_stack(folder:str|Path) -> StackMeta:
     try:
         m = StackMeta(tuple(d['bases']), d['meta_params'], d['regime'], d['seed'])
         m.regime_ = RegimeDetector.from_dict(d['regime_fitted'])
-        m.scales_ = {k: float(v) for k, v in d['scales'].items()}
+        m.scales_ = {b: float(d['scales'][b]) for b in m.bases}
         m.confidence_ = ConfidenceCalibrator.from_dict(d['confidence']) if d.get('confidence') else None
         m.sizing_, m.notes_ = d.get('sizing'), list(d.get('notes') or [])
-        m.weights_, m.vol_fill_ = {b: float(d['weights'][b]) for b in m.bases}, float(d['vol_fill'])
-        m.offset_ = float(d['offset'])
+        m.slope_, m.n_trees_, m.vol_fill_ = float(d['slope']), int(d['n_trees']), float(d['vol_fill'])
+        m.gate_ = dict(d['gate']); m.gate_['trees'] = bool(m.gate_['trees'])
         m.fit_rows_, m.fit_first_, m.fit_last_ = int(d['fit_rows']), str(d['fit_first']), str(d['fit_last'])
     except (KeyError, TypeError, ValueError, ConfigError, DataError) as e:
         raise ArtifactError(f"{folder/'stack.json'} holds unusable settings ({type(e).__name__}: {e})") from None
-    m.model_ = GBMModel.load(folder)
+    f = folder/'meta_trees.json'
+    if not f.is_file(): raise ArtifactError(f"{f} is missing: the stack's booster was not saved with it")
+    m.booster_ = xgb.Booster()
+    try: m.booster_.load_model(str(f))
+    except xgb.core.XGBoostError as e:
+        raise ArtifactError(f"{f} is not a readable XGBoost model ({str(e).strip().splitlines()[0]})") from None
     return m
 
 StackMeta.load = staticmethod(_load_stack)
@@ -471,7 +560,7 @@ def load_model(folder:str|Path):
         return SequenceModel.load(folder)
     raise ArtifactError(f"{folder}: no stack.json, gbm.json or sequence.json: not a saved stocknb model")
 
-# %% ../nbs/12_stacking.ipynb #123180b9
+# %% ../nbs/12_stacking.ipynb #5651c510
 @dataclass(eq=False)
 class StackingValidation:
     "The bases' and the stack's walk-forward results, which bases were stacked and why, and out-of-sample confidence."
@@ -484,6 +573,8 @@ class StackingValidation:
     stack: WalkForwardResult # the meta-learner's nested walk-forward: the stack's own OOF predictions
     confidence: pd.DataFrame # per stack OOF day after the first calibration block: pred, y, confidence, position
     config: dict # the trainer's settings
+    meta_tests: pd.DataFrame = None # per meta fold: the trees' sign test on its validation block (`StackMeta.gate_`)
+    stack_trees: pd.Series = None # per stack OOF day: whether the meta-learner that predicted it used its trees
 
     def __repr__(self):
         o = self.stack.oof_metrics
@@ -564,27 +655,37 @@ def _run(self:StackingEnsembleTrainer, factory, X, y, k, mode='anchored', progre
     return self._walk(k, mode).validate(factory, X, y, progress=progress, min_std_ratio=self.min_std_ratio,
                                         max_sign_share=self.max_sign_share)
 
-# %% ../nbs/12_stacking.ipynb #43b0e627
+# %% ../nbs/12_stacking.ipynb #93726c2e
+def _fit_calibrator(pred:pd.Series, y:pd.Series, sigma, same) -> tuple:
+    "A calibrator fitted on the rows `same` (predictions of the kind it will score) if they suffice, else on all rows."
+    same = np.asarray(same, bool)
+    try: return ConfidenceCalibrator().fit(pred[same], y[same], sigma[same]), 'same kind'
+    except DataError: return ConfidenceCalibrator().fit(pred, y, sigma), 'all rows'
+
 @patch
-def _oos_confidence(self:StackingEnsembleTrainer, stack:WalkForwardResult, M:pd.DataFrame) -> pd.DataFrame:
+def _oos_confidence(self:StackingEnsembleTrainer, stack:WalkForwardResult, M:pd.DataFrame,
+                    trees:pd.Series) -> pd.DataFrame:
     "Confidence and Kelly position of each stack OOF day from a calibrator fitted on earlier days only (expanding)."
     s, y, parts = stack.oof, stack.y, []
-    sg = daily_sigma(M.loc[s.index])
+    sg, kind = daily_sigma(M.loc[s.index]), trees.loc[s.index].to_numpy(bool)
     for f in self._walk(self.calibration_splits, val_size=0).folds(len(s)):
-        st, yt = s.iloc[f.train], y.iloc[f.train]
-        try: cal, pay = ConfidenceCalibrator().fit(st, yt, sg[f.train]), payoff_ratio(yt)
-        except DataError as e:
-            _log.info("confidence block %d skipped: %s", f.k, e); continue
-        sp = s.iloc[f.test]
-        c = cal.transform(sp, sg[f.test])
-        parts.append(pd.DataFrame({'pred': sp.to_numpy(), 'y': y.iloc[f.test].to_numpy(), 'confidence': c,
-                                   'payoff': pay,
-                                   'position': kelly_position(sp, c, pay, self.kelly_fraction, self.max_position),
-                                   'fit_last': s.index[f.train[-1]]}, index=sp.index))
-    cols = ['pred', 'y', 'confidence', 'payoff', 'position', 'fit_last']
-    return pd.concat(parts) if parts else pd.DataFrame(columns=cols)
+        for k in np.unique(kind[f.test]):
+            te = f.test[kind[f.test] == k]
+            try:
+                pay = payoff_ratio(y.iloc[f.train])
+                cal, how = _fit_calibrator(s.iloc[f.train], y.iloc[f.train], sg[f.train], kind[f.train] == k)
+            except DataError as e:
+                _log.info("confidence block %d skipped: %s", f.k, e); continue
+            sp, c = s.iloc[te], cal.transform(s.iloc[te], sg[te])
+            parts.append(pd.DataFrame({'pred': sp.to_numpy(), 'y': y.iloc[te].to_numpy(), 'confidence': c,
+                                       'payoff': pay, 'position': kelly_position(sp, c, pay, self.kelly_fraction,
+                                                                                 self.max_position),
+                                       'fit_last': s.index[f.train[-1]], 'trees': bool(k), 'calibrated_on': how},
+                                      index=sp.index))
+    cols = ['pred', 'y', 'confidence', 'payoff', 'position', 'fit_last', 'trees', 'calibrated_on']
+    return pd.concat(parts).sort_index() if parts else pd.DataFrame(columns=cols)
 
-# %% ../nbs/12_stacking.ipynb #66029c7c
+# %% ../nbs/12_stacking.ipynb #e131357f
 @patch
 def validate(self:StackingEnsembleTrainer,
              df:pd.DataFrame, # the OHLCV bars (for the regime inputs)
@@ -607,9 +708,18 @@ def validate(self:StackingEnsembleTrainer,
     used, excluded, notes = _select(res, gates)
     M = meta_inputs(pd.DataFrame({m: res[m].oof for m in used}), df, self.regime)
     yo = res[used[0]].y
-    stack = self._run(lambda: StackMeta(used, self.meta_params, self.regime, self.seed), M, yo, self.meta_splits,
-                      progress=progress)
-    return StackingValidation(res, used, excluded, notes, M, yo, stack, self._oos_confidence(stack, M), self.config())
+    metas = []
+    def meta(): metas.append(StackMeta(used, self.meta_params, self.regime, self.seed)); return metas[-1]
+    stack = self._run(meta, M, yo, self.meta_splits, progress=progress)
+    fitted, folds = [m for m in metas if hasattr(m, 'gate_')], list(self._walk(self.meta_splits).folds(len(M)))
+    if len(fitted) != len(folds): raise RuntimeError(f"{len(fitted)} meta-learners fitted for {len(folds)} folds")
+    tests = pd.DataFrame([{'fold': f.k, **m.gate_} for f, m in zip(folds, fitted)])
+    trees = pd.concat([pd.Series(m.gate_['trees'], index=M.index[f.test]) for f, m in zip(folds, fitted)])
+    kept = int(tests['trees'].sum()) if len(tests) else 0
+    notes = [*notes, f"the meta-learner's trees passed their sign test in {kept} of {len(tests)} folds "
+                     "(elsewhere the stack is the plain combination of the bases)"]
+    return StackingValidation(res, used, excluded, notes, M, yo, stack, self._oos_confidence(stack, M, trees),
+                              self.config(), tests, trees.loc[stack.oof.index])
 
 # %% ../nbs/12_stacking.ipynb #7d9b7eea
 @patch
@@ -669,7 +779,7 @@ def reliability(self:StackingValidation, bins:int=8) -> pd.DataFrame:
     C = self.confidence
     return reliability_table(C['confidence'], C['pred'], C['y'], bins)
 
-# %% ../nbs/12_stacking.ipynb #af201267
+# %% ../nbs/12_stacking.ipynb #6ee2fa38
 @patch
 def _fit_base(self:StackingEnsembleTrainer, name:str, X:pd.DataFrame, y:pd.Series):
     "Base `name` fitted on all rows but the last block, which early-stops it (context rows before it unlabelled)."
@@ -692,7 +802,11 @@ def fit_production(self:StackingEnsembleTrainer, X:pd.DataFrame, y:pd.Series, # 
         raise DataError("the validation's OOF rows are not rows of X: validate first")
     bases = {m: (fitted_bases or {}).get(m) or self._fit_base(m, X, y) for m in v.used}
     meta = StackMeta(v.used, self.meta_params, self.regime, self.seed).fit_production(v.inputs, v.y, self.purge)
-    meta.confidence_ = ConfidenceCalibrator().fit(v.stack.oof, v.stack.y, daily_sigma(v.inputs.loc[v.stack.oof.index]))
+    same = v.stack_trees.to_numpy(bool) == meta.gate_['trees']
+    meta.confidence_, how = _fit_calibrator(v.stack.oof, v.stack.y, daily_sigma(v.inputs.loc[v.stack.oof.index]), same)
+    kind = f"predicted {'with' if meta.gate_['trees'] else 'without'} the trees, as production predicts"
+    meta.notes_.append(f"confidence calibrator fitted on {meta.confidence_.n_fit_} stack OOF calls " +
+                       (f"(those {kind})" if how == 'same kind' else f"(all of them: too few were {kind})"))
     meta.sizing_ = {'rule': 'capped fractional Kelly: sign(pred) * min(cap, fraction * (2c - 1) * payoff)',
                     'fraction': self.kelly_fraction, 'cap': self.max_position, 'payoff': payoff_ratio(v.stack.y),
                     'fit_rows': len(v.stack.y), 'fit_last': str(v.stack.y.index[-1])[:10]}
