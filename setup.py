@@ -36,6 +36,8 @@ setuptools.setup(
     extras_require={'dev': reqs('dev_requirements'),
                     'yfinance': reqs('yfinance_requirements'),
                     'gpu': reqs('gpu_requirements'),
+                    'dask': reqs('dask_requirements'),
+                    'ray': reqs('ray_requirements'),
                     'bench': reqs('bench_requirements')},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),

@@ -360,12 +360,12 @@ def predict_parts(self:StackMeta, M) -> pd.DataFrame:
     l, s = self.combination(M), self._sigma(M)
     return pd.DataFrame({'combination': l, 'coefficient': g, 'sigma': s, 'pred': l * g * s}, index=M.index)
 
-# %% ../nbs/12_stacking.ipynb #1db5d93e
+# %% ../nbs/12_stacking.ipynb #7bf69281
 @patch
 def fit_production(self:StackMeta, M:pd.DataFrame, # every out-of-fold row
                    y:pd.Series, # their targets
                    purge:int=1, # rows purged before the early-stopping block
-                   early_stopping:float=0.8, # share the early-stopping fit trains on; it is stopped and tested on the rest
+                   early_stopping:float=0.8, # share the early-stopping fit trains on (stopped and tested on the rest)
                   ) -> StackMeta:
     "Production: tree count and the trees' test from a fit on the first rows checked on the last; then all rows."
     n = len(self._check_inputs(M))
@@ -378,7 +378,7 @@ def fit_production(self:StackMeta, M:pd.DataFrame, # every out-of-fold row
     self.slope_ = self._slope(l, t)
     self._train(self.meta_features(M), l, t, max(1, math.ceil(es.n_trees_ * n / k)))
     self.gate_, g = dict(es.gate_), es.gate_
-    use = (f"the stack predicts σ·ℓ·g(x)" if g['trees'] else "the stack predicts σ·c·ℓ, the plain combination")
+    use = "the stack predicts σ·ℓ·g(x)" if g['trees'] else "the stack predicts σ·c·ℓ, the plain combination"
     self.notes_ = [f"combination ℓ: the equal-weight mean of the scaled predictions of {', '.join(self.bases)}; "
                    f"slope c = {self.slope_:.4g} on all {n} rows", *([self.slope_note_] if self.slope_note_ else []),
                    f"trees: {es.n_trees_} kept by early stopping on {g['block']} after training on the {k} rows "
@@ -594,13 +594,13 @@ def _check_bases(base_models) -> dict:
     if notf: raise ConfigError(f"base model(s) {notf} are not factories (zero-argument callables)")
     return dict(base_models)
 
-# %% ../nbs/12_stacking.ipynb #fed1e925
+# %% ../nbs/12_stacking.ipynb #365144f4
 class StackingEnsembleTrainer:
     "Stack base models with a regime-aware XGBoost meta-learner: nested walk-forward validation, then production."
     def __init__(self, base_models:dict, # base name -> zero-argument factory of fresh base models (`Model`)
                  meta_params:dict|None=None, # meta-learner settings over `META_DEFAULTS`
                  n_splits:int=5, # folds of the base walk-forward
-                 meta_splits:int=3, # folds of the meta-learner's walk-forward over the OOF rows (its first trains on ⅕)
+                 meta_splits:int=3, # folds of the meta-learner's walk-forward over the OOF rows (first trains on ⅕)
                  mode:str='anchored', # base walk-forward mode
                  purge:int=1, embargo:int=0, # rows dropped at every boundary (both walk-forwards)
                  regime:dict|None=None, # `RegimeDetector` settings

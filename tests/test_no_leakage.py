@@ -814,21 +814,41 @@ class TestStackingNoLeakage:
         df, ds, sv = stacked
         sp = stack_trainer().fit_production(ds.X, ds.y, sv)
         fit = sp.meta.confidence_.fit_index_
-        assert fit.isin(sv.stack.oof.index).all() and len(fit) == ((sv.stack.oof != 0) & (sv.stack.y != 0)).sum()
+        calls = (sv.stack.oof != 0) & (sv.stack.y != 0)
+        same = calls & (sv.stack_trees == sp.meta.gate_['trees'])   # predicted the way production predicts
+        assert fit.equals(sv.stack.oof.index[same if same.sum() >= 50 else calls])
         C = sv.confidence                                        # validation: fitted on earlier stack OOF days only
         assert len(C) > 0 and (C['fit_last'] < C.index).all() and C['fit_last'].isin(sv.stack.oof.index).all()
         pos = {d: i for i, d in enumerate(sv.stack.oof.index)}
         assert all(pos[f] + 2 < pos[t] for f, t in zip(C['fit_last'], C.index))
 
+    def test_trees_are_tested_on_the_fold_validation_block_only(self, stacked, monkeypatch):
+        "Each meta fold's sign test sees exactly that fold's validation rows, which end before its test rows."
+        df, ds, sv = stacked
+        seen, gate = [], StackMeta._gate
+        def spy(self, Mv, yv):
+            seen.append(Mv.index); return gate(self, Mv, yv)
+        monkeypatch.setattr(StackMeta, '_gate', spy)
+        sv2 = stack_trainer().validate(df, ds.X, ds.y, base_results=sv.results, progress=False)
+        vals = [sv2.inputs.index[fr.fold.val] for fr in sv2.stack.folds]
+        assert len(seen) == len(vals) == len(sv2.meta_tests)
+        for got, want, fr in zip(seen, vals, sv2.stack.folds):
+            assert got.equals(want) and got.max() < sv2.inputs.index[fr.fold.test].min()
+
     def test_production_meta_never_sees_a_row_after_the_data_end(self, stacked, monkeypatch):
         df, ds, sv = stacked
-        seen, fit = [], GBMModel.fit
+        seen, fit, train = [], GBMModel.fit, StackMeta._train
         def spy(self, X_train, y_train, X_val=None, y_val=None):
             seen.append(max(X_train.index.max(), X_val.index.max() if X_val is not None else X_train.index.min()))
             return fit(self, X_train, y_train, X_val, y_val)
+        def spy_meta(self, F, l, t, rounds, val=None):
+            seen.append(max(F.index.max(), val[0].index.max() if val is not None else F.index.min()))
+            meta_seen.append(seen[-1]); return train(self, F, l, t, rounds, val)
+        meta_seen = []
         monkeypatch.setattr(GBMModel, 'fit', spy)
+        monkeypatch.setattr(StackMeta, '_train', spy_meta)
         sp = stack_trainer().fit_production(ds.X, ds.y, sv)
         end = ds.X.index[-1]                                     # the last day with a known label
-        assert end < df.index[-1] and seen and max(seen) <= end
+        assert end < df.index[-1] and len(meta_seen) == 2 and max(seen) <= end
         assert sp.meta.fit_last_ == f"{end:%Y-%m-%d}" and sp.meta.sizing_['fit_last'] <= f"{end:%Y-%m-%d}"
         assert sp.meta.fit_rows_ == len(sv.inputs) and sv.inputs.index.max() <= end

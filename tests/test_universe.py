@@ -1,0 +1,77 @@
+"""Many symbols at once: loky processes and a real local Dask cluster give identical results; failures stay
+per symbol; production training of several symbols into one models folder from parallel processes."""
+import json, subprocess, sys
+import numpy as np, pandas as pd, pytest
+from stocknb.data import random_walk_ohlcv, planted_signal_ohlcv
+from stocknb.pipeline import PipelineConfig, ProductionModel
+from stocknb.universe import run_universe
+
+def _universe(d, broken=True):
+    for i in range(2): random_walk_ohlcv(1200, seed=30 + i).to_csv(d/f'RW{i}.csv')
+    planted_signal_ohlcv(1200, phi=0.3, seed=33).to_csv(d/'PL.csv')
+    if broken: (d/'BAD.csv').write_text('date,open,high,low,close,volume\n2020-01-02,1,1,1,1,1\n')
+    return d
+
+def _config(root, **kw):
+    return PipelineConfig(models=('xgb',), models_dir=str(root), model_params={'xgb': {'n_estimators': 80}}, **kw)
+
+@pytest.fixture(scope='module')
+def folder(tmp_path_factory): return _universe(tmp_path_factory.mktemp('universe'))
+
+@pytest.fixture(scope='module')
+def loky(folder, tmp_path_factory):
+    return run_universe(config=_config(tmp_path_factory.mktemp('m')), data_dir=folder, n_jobs=2, progress=False)
+
+def _numbers(u):
+    T = u.table.drop(columns=['seconds', 'validation_id'], errors='ignore').sort_values(['symbol', 'model'])
+    return T.reset_index(drop=True)
+
+def test_failures_are_recorded_and_never_stop_the_rest(loky):
+    assert loky.failures.symbol.tolist() == ['BAD']
+    assert loky.failures.error_type.iloc[0] == 'DataError'
+    ok = loky.table[loky.table.status == 'ok']
+    assert sorted(ok.symbol) == ['PL', 'RW0', 'RW1'] and ok.accuracy.notna().all()
+    assert sorted(loky.predictions['xgb'].columns) == ['PL', 'RW0', 'RW1']
+    assert loky.workers.symbols.sum() == 4 and (loky.workers.peak_rss_mb > 50).all()
+
+def test_dask_local_cluster_gives_identical_results(folder, loky, tmp_path):
+    distributed = pytest.importorskip('dask.distributed')
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+         distributed.Client(lc):
+        u = run_universe(config=_config(tmp_path), data_dir=folder, backend='dask', n_jobs=2, progress=False)
+    assert u.where.startswith('Dask (tcp://')
+    pd.testing.assert_frame_equal(_numbers(u), _numbers(loky))
+    pd.testing.assert_frame_equal(u.predictions['xgb'], loky.predictions['xgb'])
+    pd.testing.assert_frame_equal(u.cross_section(), loky.cross_section())
+
+@pytest.mark.slow
+def test_ray_local_gives_identical_results(folder, loky, tmp_path):
+    pytest.importorskip('ray')
+    u = run_universe(config=_config(tmp_path), data_dir=folder, backend='ray', n_jobs=2, progress=False)
+    pd.testing.assert_frame_equal(_numbers(u), _numbers(loky))
+
+def test_train_saves_each_passing_symbol_from_parallel_processes(tmp_path):
+    d = tmp_path/'data'; d.mkdir()
+    planted_signal_ohlcv(1500, phi=0.3, seed=41).to_csv(d/'PA.csv')
+    planted_signal_ohlcv(1500, phi=0.3, seed=42).to_csv(d/'PB.csv')
+    random_walk_ohlcv(1500, seed=43).to_csv(d/'RW.csv')
+    root = tmp_path/'models'
+    u = run_universe(config=_config(root), data_dir=d, n_jobs=3, train=True, progress=False)
+    t = u.table.set_index('symbol')
+    assert t.loc['PA', 'passed'] and t.loc['PB', 'passed'] and not t.loc['RW', 'passed']
+    assert t.loc['PA', 'trained'] and t.loc['PB', 'trained'] and t.loc['RW', 'trained'] == False
+    assert 'no model passed the validation gate' in t.loc['RW', 'train_note']
+    for s in ('PA', 'PB'):
+        pm = ProductionModel.load(s, root)
+        assert list(pm.models) == ['xgb'] and pm.manifest['validation_id'] == t.loc[s, 'validation_id']
+    from stocknb.core import ArtifactError
+    with pytest.raises(ArtifactError, match='no saved model'): ProductionModel.load('RW', root)
+
+def test_cli_universe_json_and_partial_exit_code(folder, tmp_path):
+    r = subprocess.run([sys.executable, '-m', 'stocknb.cli', 'universe', '--data-dir', str(folder), '--models', 'xgb',
+                        '--n-jobs', '2', '--models-dir', str(tmp_path), '--json'], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 4, r.stderr                      # BAD failed, the others ran
+    out = json.loads(r.stdout)
+    assert [f['symbol'] for f in out['failures']] == ['BAD'] and 'xgb' in out['cross_section']
+    assert {row['symbol'] for row in out['table'] if row['status'] == 'ok'} == {'PL', 'RW0', 'RW1'}
