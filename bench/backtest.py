@@ -20,6 +20,7 @@ Timings are the best of several warm runs in one process; ratios are against sto
 import argparse, os, time, warnings
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import numpy as np, pandas as pd
+from _report import report           # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
 
 def best_of(fn, repeat):
     ts = []
@@ -89,6 +90,7 @@ def main():
     print(f"{a.bars:,} bars, {int((pos.diff().abs() > 0).sum()):,} position changes, fee {fee * 1e4:.0f} bps")
     print(f"  stocknb   {t_sn * 1e3:8.1f} ms")
     print(f"  vectorbt  {t_vb * 1e3:8.1f} ms   ratio vectorbt/stocknb {t_vb / t_sn:5.2f}   (target: stocknb within 1.5x of vectorbt, i.e. ratio >= 0.67)")
+    report('backtest', f'vectorbt time / stocknb time, {a.bars:,} bars', t_vb / t_sn, 0.67)
     print(f"  agreement stocknb vs vectorbt: equity max relative difference {d_vb[0]:.2e} (final {eq_sn.iloc[-1]:.6g} vs {eq_vb.iloc[-1]:.6g}); "
           f"daily returns max absolute difference {d_vb[1]:.2e} (a fee is {fee:.0e})")
     c2, p2 = close.iloc[:a.bt_bars], pos.iloc[:a.bt_bars]
@@ -98,6 +100,7 @@ def main():
     print(f"{a.bt_bars:,} bars")
     print(f"  stocknb        {t_sn2 * 1e3:10.1f} ms")
     print(f"  backtesting.py {t_bp * 1e3:10.1f} ms   ratio backtesting.py/stocknb {t_bp / t_sn2:7.0f}   (target >= 50)")
+    report('backtest', f'backtesting.py time / stocknb time, {a.bt_bars:,} bars', t_bp / t_sn2, 50)
     print(f"  agreement stocknb vs backtesting.py: equity max relative difference {d_bp[0]:.2e}; daily returns max absolute difference {d_bp[1]:.2e}")
 
 if __name__ == '__main__': main()

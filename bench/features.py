@@ -11,6 +11,7 @@ import argparse, os, sys, time, warnings
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # the checkout's stocknb, wherever it is run from
 import numpy as np, pandas as pd
+from _report import report           # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
 
 def best(f, repeat):
     f()                                                               # warm-up (imports, caches)
@@ -68,6 +69,8 @@ def main(argv=None):
     print(res.round(2).to_string())
     print(f"target: 150 features × 5,000 rows < 500 ms -> {FEATURE_COUNT} features in {t_ours*1e3:.0f} ms; "
           f"per feature {res.iloc[1, -1]:.1f}× faster than ta (target ≥ 3×)")
+    report('features', f'ms for {FEATURE_COUNT} features × {a.rows:,} rows', t_ours * 1e3, 500, 'lower', ' ms')
+    report('features', 'per-feature speed vs ta.add_all_ta_features', res.iloc[1, -1], 3)
     print(f"\n== per group of build_features ({a.rows:,} rows; each group alone, so shared intermediates are recomputed)")
     print(group_times(df, a.repeat).round(1).to_string())
 

@@ -18,6 +18,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))      # this checkout's stocknb
 import numpy as np
+from _report import report           # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
 
 def epoch_seconds(build:Callable, # () -> keras.Model taking (samples, lookback, features); compiled here if it is not
                   X:np.ndarray, # inputs (samples, lookback, features)
@@ -99,5 +100,8 @@ if __name__ == '__main__':
         each = ' '.join(f"{t:.2f}" for t in r['all_s'])
         print(f"{name:<40}{r['params']:>10,}{r['warmup_s']:>11.2f}{r['epoch_s']:>9.2f}{ratio('epoch_s')}"
               f"{r['cpu_s']:>13.2f}{ratio('cpu_s')}   {each}")
+    sl = next((k for k in res if k.startswith('sLSTM') and 'two' not in k), None)
+    if base and sl: report('sequence', f'{sl} s/epoch / keras LSTM s/epoch', res[sl]['epoch_s'] / res[base]['epoch_s'],
+                           1.5, 'lower')
     print("ratios are against keras LSTM; CPU seconds (all threads of this process) move less than wall-clock "
           "seconds when the machine is shared")

@@ -6,6 +6,7 @@ import argparse, os, tempfile, time
 from pathlib import Path
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import pandas as pd
+from _report import report           # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
 from stocknb.data import load_ohlcv, planted_signal_ohlcv, random_walk_ohlcv, sample_symbols
 from stocknb.pipeline import PipelineConfig
 from stocknb.universe import run_universe
@@ -35,6 +36,7 @@ if __name__ == '__main__':
         pd.testing.assert_frame_equal(num(runs[1]), num(runs[2]))
         s = runs[1].seconds / runs[2].seconds
         print(f"speed-up n_jobs 2 vs 1: {s:.2f}× (target ≥ 1.7× on 2 cores); identical tables: yes")
+        report('universe', f'speed-up n_jobs 2 vs 1, {len(runs[1].closes.columns)} symbols', s, 1.7)
         for n, u in runs.items():
             print(f"n_jobs={n} workers:\n" + u.workers.round(1).to_string(index=False))
         print(f"peak resident memory per worker: {max(u.workers.peak_rss_mb.max() for u in runs.values()):.0f} MiB")

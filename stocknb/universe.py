@@ -192,7 +192,7 @@ def _side_by_side(outs:list, key) -> pd.DataFrame:
     "date × symbol frame of `key(report)` over the symbols that ran."
     return pd.DataFrame({o['symbol']: key(o['report']) for o in outs if o['report'] is not None}).sort_index()
 
-# %% ../nbs/14_universe.ipynb #e7a44ded
+# %% ../nbs/14_universe.ipynb #b79756ba
 def run_universe(symbols=None, # tickers (list or 'A,B,C'); None: every bundled symbol or every CSV in `data_dir`
                  config:PipelineConfig|None=None, # the run's settings (its symbol and data settings are replaced)
                  backend:str='loky', # 'loky', 'dask' or 'ray' (`joblib_backend`)
@@ -219,18 +219,19 @@ def run_universe(symbols=None, # tickers (list or 'A,B,C'); None: every bundled 
     t0 = time.perf_counter()
     with joblib_backend(backend, n_jobs, address) as where:
         jobs = (delayed(run_symbol)(s, d, base, train) for s, d in src.items())
-        it = Parallel(return_as='generator')(jobs)
+        it = Parallel(return_as='list' if backend == 'ray' else 'generator')(jobs)   # Ray's backend has no generator
         outs = list(tqdm(it, total=len(src), desc='symbols', disable=None if progress is None else not progress))
     return _result(outs, models, base, where, time.perf_counter() - t0)
 
-# %% ../nbs/14_universe.ipynb #55b43558
+# %% ../nbs/14_universe.ipynb #e7028858
 def _result(outs:list, models:list, config:dict, where:str, seconds:float) -> UniverseResult:
     "Collect the workers' outputs into a `UniverseResult`."
     table = pd.DataFrame([r for o in outs for r in _rows(o, models)])
     fails = pd.DataFrame([{'symbol': o['symbol'], **o['error']} for o in outs if o['error']],
                          columns=['symbol', 'error_type', 'error'])
     ran = [o for o in outs if o['report'] is not None]
-    preds = {m: _side_by_side(ran, lambda r, m=m: r['oof'][m]) for m in models if all(m in o['report']['oof'] for o in ran)}
+    have = [m for m in models if all(m in o['report']['oof'] for o in ran)]
+    preds = {m: _side_by_side(ran, lambda r, m=m: r['oof'][m]) for m in have}
     W = pd.DataFrame([{'pid': o['pid'], 'symbol': o['symbol'], 'seconds': o['seconds'], 'rss': o['peak_rss_mb']}
                       for o in outs])
     workers = W.groupby('pid').agg(symbols=('symbol', 'count'), seconds=('seconds', 'sum'),

@@ -75,3 +75,15 @@ def test_cli_universe_json_and_partial_exit_code(folder, tmp_path):
     out = json.loads(r.stdout)
     assert [f['symbol'] for f in out['failures']] == ['BAD'] and 'xgb' in out['cross_section']
     assert {row['symbol'] for row in out['table'] if row['status'] == 'ok'} == {'PL', 'RW0', 'RW1'}
+
+@pytest.mark.parametrize('backend,module,extra', [('ray', 'ray', 'ray'), ('dask', 'dask.distributed', 'dask')])
+def test_a_missing_cluster_library_is_refused_before_any_symbol_runs(monkeypatch, folder, tmp_path, backend, module,
+                                                                     extra):
+    from stocknb.core import ConfigError
+    from stocknb import universe
+    ran = []
+    monkeypatch.setattr(universe, 'run_symbol', lambda *a: ran.append(a))
+    monkeypatch.setitem(sys.modules, module, None)                  # as if it were not installed
+    with pytest.raises(ConfigError, match=rf"backend='{backend}' needs .*: pip install 'stocknb\[{extra}\]'"):
+        run_universe(config=_config(tmp_path), data_dir=folder, backend=backend, progress=False)
+    assert ran == []

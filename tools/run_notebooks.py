@@ -1,0 +1,44 @@
+"""Execute every notebook top to bottom as a reader would: outside the test harness (IN_TEST unset, full workloads,
+`#| slow` cells included), with `jupyter nbconvert --execute`, into a scratch folder (the committed notebooks are not
+touched). Prints each notebook's wall time and the total; exits 1 if any notebook fails.
+
+Usage: python tools/run_notebooks.py [NAME ...] [--timeout SECONDS]     (names without .ipynb; default: all)"""
+import argparse, os, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('names', nargs='*', help='notebooks to run (default: every nbs/*.ipynb)')
+    ap.add_argument('--timeout', type=int, default=7200, help='seconds allowed per cell (default 7200)')
+    a = ap.parse_args()
+    nbs = sorted((ROOT/'nbs').glob('*.ipynb'))
+    if a.names:
+        want = {n.removesuffix('.ipynb') for n in a.names}
+        unknown = want - {p.stem for p in nbs}
+        if unknown: print(f"error: no notebook(s) {sorted(unknown)} in nbs/", file=sys.stderr); return 2
+        nbs = [p for p in nbs if p.stem in want]
+    env = {k: v for k, v in os.environ.items() if k != 'IN_TEST'}
+    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE'); env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    env.setdefault('MPLBACKEND', 'Agg'); env.setdefault('PYTHONHASHSEED', '0')
+    rows, failed, t_all = [], [], time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix='stocknb-notebooks-') as tmp:
+        work = Path(tmp)/'nbs'
+        shutil.copytree(ROOT/'nbs', work)                  # relative paths inside the notebooks keep working
+        env.setdefault('STOCKNB_MODELS_DIR', str(Path(tmp)/'models'))
+        for p in nbs:
+            t0 = time.perf_counter()
+            r = subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'notebook', '--execute',
+                                '--inplace', f'--ExecutePreprocessor.timeout={a.timeout}', str(work/p.name)],
+                               cwd=work, env=env, capture_output=True, text=True)
+            dt = time.perf_counter() - t0
+            ok = r.returncode == 0
+            rows.append((p.stem, dt, 'ok' if ok else 'FAILED'))
+            print(f"{p.stem:<22} {dt:8.0f} s  {'ok' if ok else 'FAILED'}", flush=True)
+            if not ok: failed.append(p.stem); print(r.stderr[-3000:], file=sys.stderr)
+    total = time.perf_counter() - t_all
+    print(f"{len(rows)} notebook(s) in {total / 60:.1f} min; failed: {', '.join(failed) or 'none'}")
+    return 1 if failed else 0
+
+if __name__ == '__main__': sys.exit(main())
