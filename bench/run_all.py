@@ -1,6 +1,6 @@
 """Run every benchmark under bench/ that has a target and print one table: each measured ratio against its target.
 
-    python bench/run_all.py            # all of them (about 15 minutes on 2 cores; backtest needs the bench extra)
+    python bench/run_all.py            # all of them (about 4 minutes on 2 cores; backtest needs the bench extra)
     python bench/run_all.py --quick    # smaller sizes: checks that every benchmark runs (a few minutes)
 
 Each benchmark prints `BENCH {...}` lines (bench/_report.py); this script runs each in its own process, collects

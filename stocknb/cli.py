@@ -204,15 +204,19 @@ def _add_universe_args(p:argparse.ArgumentParser):
     _add_gate_args(p)
     _add_output_args(p)
 
-# %% ../nbs/15_cli.ipynb #0d1b249c
+# %% ../nbs/15_cli.ipynb #247d155e
+def _ok_rows(u):
+    "The rows of the symbols that ran: the columns a reader needs (`trained` only with --train)."
+    T = u.table[u.table.status == 'ok']
+    cols = [c for c in ('symbol', 'model', 'oof_n', 'accuracy', 'se', 'p_value', 'ic', 'sharpe', 'passed', 'trained',
+                        'train_note') if c in T and (c not in ('trained', 'train_note') or T['trained'].notna().any())]
+    return T[cols].astype({'oof_n': 'int64'})
+
 def _universe_text(u, xs) -> str:
     "The universe run as text: one row per symbol and model, the failures, the cross-section."
-    T = u.table.copy()
     out = [f"{u.table.symbol.nunique()} symbol(s) on {u.where} in {u.seconds:.0f} s"]
-    if (T.status == 'ok').any():
-        cols = [c for c in ('symbol', 'model', 'oof_n', 'accuracy', 'se', 'p_value', 'sharpe', 'passed', 'trained')
-                if c in T and (c != 'trained' or T[c].notna().any())]
-        out += ['', T[T.status == 'ok'][cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")]
+    if (u.table.status == 'ok').any():
+        out += ['', _ok_rows(u).to_string(index=False, float_format=lambda v: f"{v:.4f}")]
     if len(u.failures):
         out += ['', 'failed:', *(f"  {r.symbol}: {r.error_type}: {r.error}" for r in u.failures.itertuples())]
     if xs is not None:
@@ -220,7 +224,7 @@ def _universe_text(u, xs) -> str:
                 xs.to_string(float_format=lambda v: f"{v:.4f}")]
     return '\n'.join(out)
 
-# %% ../nbs/15_cli.ipynb #40f922e9
+# %% ../nbs/15_cli.ipynb #e055776a
 def _md(df) -> str:
     "A DataFrame as a markdown table (floats to 4 places)."
     cell = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
@@ -245,7 +249,7 @@ def cmd_universe(a) -> int:
                           'failures': u.failures.to_dict(orient='records'), 'where': u.where, 'seconds': u.seconds,
                           'cross_section': None if xs is None else json.loads(xs.to_json(orient='index'))}, indent=2))
     elif a.format == 'md':
-        print(_md(u.table[u.table.status == 'ok'].drop(columns=['status', 'error_type', 'error'], errors='ignore')))
+        if (u.table.status == 'ok').any(): print(_md(_ok_rows(u)))
         if xs is not None: print('\n' + _md(xs.reset_index(names='model')))
     else: print(_universe_text(u, xs))
     if not ran: return EXIT_BAD_INPUT

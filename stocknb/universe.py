@@ -79,7 +79,7 @@ def _error(e:BaseException) -> dict:
     msg = str(e).strip().splitlines()
     return {'error_type': type(e).__name__, 'error': msg[0] if msg else repr(e)}
 
-# %% ../nbs/14_universe.ipynb #295e2b04
+# %% ../nbs/14_universe.ipynb #0fdb8034
 def run_symbol(symbol:str, # the ticker
                data:dict, # its data settings (`universe_sources`)
                config:dict, # `PipelineConfig.to_dict()` of the run (symbol and data settings replaced)
@@ -96,7 +96,7 @@ def run_symbol(symbol:str, # the ticker
                          'id': rep.id}
         if train:
             try: out['trained'] = list(pipe.train_production().models)
-            except GateError as e: out['trained'], out['train_note'] = [], _error(e)['error']
+            except GateError as e: out['trained'], out['train_note'] = [], e.msg
     except Exception as e: out['error'] = _error(e)
     out.update(seconds=time.perf_counter() - t0, pid=os.getpid(), peak_rss_mb=_peak_rss_mb())
     return out
@@ -125,7 +125,7 @@ def _dask(n_jobs:int, address:str|None):
             own.close()
             if cluster is not None and not address: cluster.close()
 
-# %% ../nbs/14_universe.ipynb #6ae5d8bc
+# %% ../nbs/14_universe.ipynb #9347da9d
 @contextmanager
 def _ray(n_jobs:int, address:str|None):
     try:
@@ -152,7 +152,8 @@ def joblib_backend(backend:str='loky', # 'loky' (processes here), 'dask' or 'ray
     if backend == 'loky':
         if address: raise ConfigError("address is for backend='dask' or 'ray'; loky runs on this machine")
         from joblib import parallel_config
-        with parallel_config(backend='loky', n_jobs=n_jobs): yield f"loky ({n_jobs} processes on this machine)"
+        n = n_jobs if n_jobs > 0 else os.cpu_count()
+        with parallel_config(backend='loky', n_jobs=n_jobs): yield f"loky ({n} processes on this machine)"
         return
     with (_dask if backend == 'dask' else _ray)(n_jobs, address) as where: yield where
 
@@ -254,7 +255,7 @@ def cross_sectional_ic(pred:pd.DataFrame, # date × symbol: predicted next-day r
                         'n': both.sum(axis=1)})
     return out[(out.n >= min_symbols) & out.ic.notna() & out.rank_ic.notna()]
 
-# %% ../nbs/14_universe.ipynb #bcdf0606
+# %% ../nbs/14_universe.ipynb #bd3138ba
 def newey_west_t(x, lags:int|None=None) -> tuple:
     "t-statistic of the mean of `x` with Newey–West (HAC) standard errors; returns (t, p, lags)."
     import statsmodels.api as sm
@@ -271,7 +272,8 @@ def ic_summary(ics:pd.DataFrame, lags:int|None=None) -> pd.DataFrame:
         t, p, L = newey_west_t(ics[c], lags)
         rows[c] = {'mean': ics[c].mean(), 'std': ics[c].std(), 'ir': ics[c].mean() / ics[c].std(), 't_nw': t,
                    'p_nw': p, 'lags': L, 'dates': int(ics[c].notna().sum())}
-    return pd.DataFrame(rows).T
+    out = pd.DataFrame(rows).T.astype('float64')
+    return out.astype({'dates': 'int64'})
 
 # %% ../nbs/14_universe.ipynb #5a137f03
 def long_short_weights(pred:pd.DataFrame, # date × symbol: predicted returns
@@ -329,7 +331,7 @@ def long_short(self:UniverseResult, model:str, k:int=1, cost_bps:float|None=None
     return long_short(self._pred(model), self.closes, k, c['cost_bps'] if cost_bps is None else cost_bps,
                       c['slippage_bps'])
 
-# %% ../nbs/14_universe.ipynb #7fdf1fcc
+# %% ../nbs/14_universe.ipynb #294ee716
 @patch
 def cross_section(self:UniverseResult, min_symbols:int=3, # dates with fewer symbols are left out of the IC
                   k:int=1, # names per side of the long–short portfolio
@@ -344,4 +346,5 @@ def cross_section(self:UniverseResult, min_symbols:int=3, # dates with fewer sym
                    'rank_ic_p_nw': S.loc['rank_ic', 'p_nw'], 'ls_sharpe': L['sharpe'],
                    'ls_annual_return': L['annual return'], 'ls_max_drawdown': L['max drawdown'],
                    'ls_turnover': L['annual turnover']}
-    return pd.DataFrame(rows).T
+    out = pd.DataFrame(rows).T.astype('float64')
+    return out.astype({'dates': 'int64'})
