@@ -26,6 +26,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix='stocknb-notebooks-') as tmp:
         work = Path(tmp)/'nbs'
         shutil.copytree(ROOT/'nbs', work)                  # relative paths inside the notebooks keep working
+        shutil.copy(ROOT/'settings.ini', tmp)              # a project around them (a notebook may call nbdev_export:
+        shutil.copytree(ROOT/'stocknb', Path(tmp)/'stocknb')   # it then writes into this scratch copy, not the checkout)
         env.setdefault('STOCKNB_MODELS_DIR', str(Path(tmp)/'models'))
         for p in nbs:
             t0 = time.perf_counter()
