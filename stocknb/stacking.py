@@ -387,29 +387,41 @@ def fit_production(self:StackMeta, M:pd.DataFrame, # every out-of-fold row
                    f"where they change the sign (p = {g['p_value']:.3g}, α = {g['alpha']}): {use}"]
     return self
 
-# %% ../nbs/12_stacking.ipynb #59efc142
+# %% ../nbs/12_stacking.ipynb #c891ae58
 class ConfidenceCalibrator:
     "P(the predicted direction is right) as a logistic function of |prediction|, fitted on out-of-fold rows only."
     def __init__(self, C:float=1.0, # inverse L2 strength of the logistic fit (scikit-learn's `C`)
-                 prior_calls:float=200.0, # weight of a prior of half hits, half misses, spread over the |pred| range
+                 level_prior:float=50.0, # weight, in calls, of a prior of half hits, half misses (level to ½)
+                 slope_prior:float=200.0, # weight, in calls, of a prior at the fitted hit rate (flattens the slope)
+                 half_life:float|None=500.0, # in the level, a call's weight halves every `half_life` newer calls
                 ):
-        self.C, self.prior_calls = check_number(C, 'C', 0, lo_open=True), check_number(prior_calls, 'prior_calls', 0)
+        self.C, self.level_prior = check_number(C, 'C', 0, lo_open=True), check_number(level_prior, 'level_prior', 0)
+        self.slope_prior = check_number(slope_prior, 'slope_prior', 0)
+        self.half_life = None if half_life is None else check_number(half_life, 'half_life', 0, lo_open=True)
     def __repr__(self): return f"ConfidenceCalibrator(C={self.C}{', fitted' if hasattr(self, 'a_') else ''})"
 
-# %% ../nbs/12_stacking.ipynb #3850a046
+# %% ../nbs/12_stacking.ipynb #e91823b3
 def _conviction(pred, sigma) -> np.ndarray:
     "|pred|, divided by each day's volatility `sigma` when given (a big prediction on a wild day is no surer)."
     p = np.abs(np.asarray(pred, 'float64'))
     return p if sigma is None else p / np.asarray(sigma, 'float64')
 
+def _recent_level(cal:ConfidenceCalibrator, xa, ha, n:int) -> float:
+    "The intercept, slope held, that matches the recency-weighted hit rate of the `n` calls (with the level prior)."
+    from scipy.optimize import brentq
+    w = np.concatenate([0.5 ** ((n - 1 - np.arange(n)) / cal.half_life), np.full(40, cal.level_prior / 40)])
+    return float(brentq(lambda a: np.sum(w * (ha - 1 / (1 + np.exp(-(a + cal.b_ * xa))))), -50, 50))
+
 @patch
-def fit(self:ConfidenceCalibrator, pred, y, # out-of-fold predictions and their outcomes
+def fit(self:ConfidenceCalibrator, pred, y, # out-of-fold predictions and their outcomes, oldest first
         sigma=None, # each day's volatility: the fit is then on |pred| / sigma (the stack passes it)
        ) -> ConfidenceCalibrator:
-    "Fit on out-of-fold predictions `pred` and their outcomes `y` (days without a call or a move are left out)."
+    "Fit on out-of-fold predictions `pred` and their outcomes `y` in time order (days without a call or move left out)."
     from sklearn.linear_model import LogisticRegression
     p, t = np.asarray(pred, 'float64'), np.asarray(y, 'float64')
     if p.shape != t.shape: raise DataError(f"pred and y differ in shape: {p.shape} vs {t.shape}")
+    if isinstance(pred, pd.Series) and not pred.index.is_monotonic_increasing:
+        raise DataError("pred is not in time order (oldest first): the newest calls weigh the most")
     x_all = _conviction(p, sigma)
     keep = np.isfinite(p) & np.isfinite(t) & np.isfinite(x_all) & (p != 0) & (t != 0)
     hit = np.sign(p[keep]) == np.sign(t[keep])
@@ -418,13 +430,16 @@ def fit(self:ConfidenceCalibrator, pred, y, # out-of-fold predictions and their 
                         f"call(s), {int(hit.sum())} hit(s)")
     self.scale_, self.uses_sigma_ = float(x_all[keep].std()) or 1.0, sigma is not None
     self.x_max_ = float(np.quantile(x_all[keep], 0.99))       # no extrapolation past what was seen
-    x = np.minimum(x_all[keep], self.x_max_) / self.scale_
-    q = np.quantile(x, np.linspace(0.025, 0.975, 20))                     # the prior: half hits, half misses
-    xa, ha = np.concatenate([x, q, q]), np.concatenate([hit, np.ones(20, bool), np.zeros(20, bool)])
-    w = np.concatenate([np.ones(len(x)), np.full(40, self.prior_calls / 40)])
-    lr = LogisticRegression(C=self.C).fit(xa[:, None], ha, sample_weight=w)
+    x, n, rate = np.minimum(x_all[keep], self.x_max_) / self.scale_, int(keep.sum()), float(hit.mean())
+    q = np.quantile(x, np.linspace(0.025, 0.975, 20))        # both priors: pseudo-calls spread over the |pred| range
+    wh = self.level_prior / 40 + self.slope_prior * rate / 20           # each pseudo-hit's weight, at each of 20 points
+    wm = self.level_prior / 40 + self.slope_prior * (1 - rate) / 20     # each pseudo-miss's
+    xa, ha = np.concatenate([x, q, q]), np.concatenate([hit, np.ones(20), np.zeros(20)])
+    lr = LogisticRegression(C=self.C).fit(xa[:, None], ha.astype(bool), sample_weight=np.concatenate(
+        [np.ones(n), np.full(20, wh), np.full(20, wm)]))                # the shape, from every call alike
     self.a_, self.b_ = float(lr.intercept_[0]), float(lr.coef_[0, 0])
-    self.n_fit_, self.hit_rate_ = int(keep.sum()), float(hit.mean())
+    if self.half_life is not None: self.a_ = _recent_level(self, xa, ha, n)
+    self.n_fit_, self.hit_rate_ = n, rate
     self.fit_index_ = pred.index[keep] if isinstance(pred, pd.Series) else None
     return self
 
@@ -440,15 +455,17 @@ def transform(self:ConfidenceCalibrator, pred, sigma=None) -> np.ndarray:
     c = 1 / (1 + np.exp(-(self.a_ + self.b_ * np.minimum(_conviction(p, sigma), self.x_max_) / self.scale_)))
     return np.where(np.isnan(p), np.nan, np.where(p == 0, 0.5, c))
 
-# %% ../nbs/12_stacking.ipynb #f6ec9758
+# %% ../nbs/12_stacking.ipynb #e30c2373
 @patch
 def to_dict(self:ConfidenceCalibrator) -> dict:
-    return {'C': self.C, 'prior_calls': self.prior_calls, 'a': self.a_, 'b': self.b_, 'scale': self.scale_,
-            'uses_sigma': self.uses_sigma_, 'x_max': self.x_max_, 'n_fit': self.n_fit_, 'hit_rate': self.hit_rate_}
+    return {'C': self.C, 'level_prior': self.level_prior, 'slope_prior': self.slope_prior, 'half_life': self.half_life,
+            'a': self.a_, 'b': self.b_, 'scale': self.scale_, 'uses_sigma': self.uses_sigma_, 'x_max': self.x_max_,
+            'n_fit': self.n_fit_, 'hit_rate': self.hit_rate_}
 
 @patch(cls_method=True)
 def from_dict(cls:ConfidenceCalibrator, d:dict) -> ConfidenceCalibrator:
-    c = cls(d['C'], d['prior_calls'])
+    if 'prior_calls' in d: c = cls(d['C'], d['prior_calls'], 0.0, None)   # saved before 2026-12-05: its settings
+    else: c = cls(d['C'], d['level_prior'], d['slope_prior'], d['half_life'])
     c.a_, c.b_, c.scale_, c.n_fit_, c.hit_rate_ = (float(d['a']), float(d['b']), float(d['scale']), int(d['n_fit']),
                                                    float(d['hit_rate']))
     c.uses_sigma_, c.x_max_ = bool(d['uses_sigma']), float(d['x_max'])
@@ -594,7 +611,7 @@ def _check_bases(base_models) -> dict:
     if notf: raise ConfigError(f"base model(s) {notf} are not factories (zero-argument callables)")
     return dict(base_models)
 
-# %% ../nbs/12_stacking.ipynb #365144f4
+# %% ../nbs/12_stacking.ipynb #949281e6
 class StackingEnsembleTrainer:
     "Stack base models with a regime-aware XGBoost meta-learner: nested walk-forward validation, then production."
     def __init__(self, base_models:dict, # base name -> zero-argument factory of fresh base models (`Model`)
@@ -605,6 +622,7 @@ class StackingEnsembleTrainer:
                  purge:int=1, embargo:int=0, # rows dropped at every boundary (both walk-forwards)
                  regime:dict|None=None, # `RegimeDetector` settings
                  calibration_splits:int=5, # folds of the out-of-sample confidence check
+                 confidence:dict|None=None, # `ConfidenceCalibrator` settings (C, level_prior, slope_prior, half_life)
                  kelly_fraction:float=0.5, max_position:float=1.0, # the sizing rule (`kelly_position`)
                  seed:int=42, min_std_ratio:float=0.01, max_sign_share:float=0.8, # seed; the walk-forward checks
                 ):
@@ -614,20 +632,25 @@ class StackingEnsembleTrainer:
             check_int(v, k, lo)
         check_number(kelly_fraction, 'kelly_fraction', 0, 1, lo_open=True)
         check_number(max_position, 'max_position', 0, lo_open=True)
-        self.meta_params, self.regime = meta_settings(meta_params), dict(regime or {})
+        self.meta_params, self.regime, self.confidence = meta_settings(meta_params), dict(regime or {}), {}
         RegimeDetector(**self.regime)
+        if not isinstance(confidence, dict | None):
+            raise ConfigError(f"confidence must be a dict of ConfidenceCalibrator settings; got {confidence!r}")
+        try: ConfidenceCalibrator(**dict(confidence or {}))
+        except (TypeError, ValueError) as e: raise ConfigError(f"confidence settings {confidence!r}: {e}") from None
+        self.confidence = dict(confidence or {})
         WalkForwardValidator(n_splits, mode)
         self.n_splits, self.meta_splits, self.mode = n_splits, meta_splits, mode
         self.purge, self.embargo, self.calibration_splits = purge, embargo, calibration_splits
         self.kelly_fraction, self.max_position = kelly_fraction, max_position
         self.seed, self.min_std_ratio, self.max_sign_share = seed, min_std_ratio, max_sign_share
 
-# %% ../nbs/12_stacking.ipynb #600fac76
+# %% ../nbs/12_stacking.ipynb #d4901938
 @patch
 def config(self:StackingEnsembleTrainer) -> dict:
     "The trainer's settings, as recorded with its results."
     return {k: getattr(self, k) for k in ('n_splits', 'meta_splits', 'mode', 'purge', 'embargo', 'regime',
-                'calibration_splits', 'kelly_fraction', 'max_position', 'seed', 'meta_params')} | \
+                'calibration_splits', 'confidence', 'kelly_fraction', 'max_position', 'seed', 'meta_params')} | \
                {'bases': list(self.base_models)}
 
 # %% ../nbs/12_stacking.ipynb #cc633792
@@ -655,12 +678,12 @@ def _run(self:StackingEnsembleTrainer, factory, X, y, k, mode='anchored', progre
     return self._walk(k, mode).validate(factory, X, y, progress=progress, min_std_ratio=self.min_std_ratio,
                                         max_sign_share=self.max_sign_share)
 
-# %% ../nbs/12_stacking.ipynb #93726c2e
-def _fit_calibrator(pred:pd.Series, y:pd.Series, sigma, same) -> tuple:
+# %% ../nbs/12_stacking.ipynb #789d126a
+def _fit_calibrator(pred:pd.Series, y:pd.Series, sigma, same, settings:dict) -> tuple:
     "A calibrator fitted on the rows `same` (predictions of the kind it will score) if they suffice, else on all rows."
     same = np.asarray(same, bool)
-    try: return ConfidenceCalibrator().fit(pred[same], y[same], sigma[same]), 'same kind'
-    except DataError: return ConfidenceCalibrator().fit(pred, y, sigma), 'all rows'
+    try: return ConfidenceCalibrator(**settings).fit(pred[same], y[same], sigma[same]), 'same kind'
+    except DataError: return ConfidenceCalibrator(**settings).fit(pred, y, sigma), 'all rows'
 
 @patch
 def _oos_confidence(self:StackingEnsembleTrainer, stack:WalkForwardResult, M:pd.DataFrame,
@@ -673,7 +696,8 @@ def _oos_confidence(self:StackingEnsembleTrainer, stack:WalkForwardResult, M:pd.
             te = f.test[kind[f.test] == k]
             try:
                 pay = payoff_ratio(y.iloc[f.train])
-                cal, how = _fit_calibrator(s.iloc[f.train], y.iloc[f.train], sg[f.train], kind[f.train] == k)
+                cal, how = _fit_calibrator(s.iloc[f.train], y.iloc[f.train], sg[f.train], kind[f.train] == k,
+                                           self.confidence)
             except DataError as e:
                 _log.info("confidence block %d skipped: %s", f.k, e); continue
             sp, c = s.iloc[te], cal.transform(s.iloc[te], sg[te])
@@ -685,7 +709,7 @@ def _oos_confidence(self:StackingEnsembleTrainer, stack:WalkForwardResult, M:pd.
     cols = ['pred', 'y', 'confidence', 'payoff', 'position', 'fit_last', 'trees', 'calibrated_on']
     return pd.concat(parts).sort_index() if parts else pd.DataFrame(columns=cols)
 
-# %% ../nbs/12_stacking.ipynb #e131357f
+# %% ../nbs/12_stacking.ipynb #efe9dd4c
 @patch
 def validate(self:StackingEnsembleTrainer,
              df:pd.DataFrame, # the OHLCV bars (for the regime inputs)
@@ -720,6 +744,11 @@ def validate(self:StackingEnsembleTrainer,
                      "(elsewhere the stack is the plain combination of the bases)"]
     return StackingValidation(res, used, excluded, notes, M, yo, stack, self._oos_confidence(stack, M, trees),
                               self.config(), tests, trees.loc[stack.oof.index])
+
+@patch
+def recalibrate(self:StackingEnsembleTrainer, v:StackingValidation) -> pd.DataFrame:
+    "`v.confidence` again, under this trainer's calibrator and sizing settings (no model is refitted)."
+    return self._oos_confidence(v.stack, v.inputs, v.stack_trees)
 
 # %% ../nbs/12_stacking.ipynb #7d9b7eea
 @patch
@@ -779,7 +808,7 @@ def reliability(self:StackingValidation, bins:int=8) -> pd.DataFrame:
     C = self.confidence
     return reliability_table(C['confidence'], C['pred'], C['y'], bins)
 
-# %% ../nbs/12_stacking.ipynb #6ee2fa38
+# %% ../nbs/12_stacking.ipynb #23436dca
 @patch
 def _fit_base(self:StackingEnsembleTrainer, name:str, X:pd.DataFrame, y:pd.Series):
     "Base `name` fitted on all rows but the last block, which early-stops it (context rows before it unlabelled)."
@@ -803,7 +832,8 @@ def fit_production(self:StackingEnsembleTrainer, X:pd.DataFrame, y:pd.Series, # 
     bases = {m: (fitted_bases or {}).get(m) or self._fit_base(m, X, y) for m in v.used}
     meta = StackMeta(v.used, self.meta_params, self.regime, self.seed).fit_production(v.inputs, v.y, self.purge)
     same = v.stack_trees.to_numpy(bool) == meta.gate_['trees']
-    meta.confidence_, how = _fit_calibrator(v.stack.oof, v.stack.y, daily_sigma(v.inputs.loc[v.stack.oof.index]), same)
+    meta.confidence_, how = _fit_calibrator(v.stack.oof, v.stack.y, daily_sigma(v.inputs.loc[v.stack.oof.index]), same,
+                                            self.confidence)
     kind = f"predicted {'with' if meta.gate_['trees'] else 'without'} the trees, as production predicts"
     meta.notes_.append(f"confidence calibrator fitted on {meta.confidence_.n_fit_} stack OOF calls " +
                        (f"(those {kind})" if how == 'same kind' else f"(all of them: too few were {kind})"))
