@@ -87,3 +87,30 @@ def test_a_missing_cluster_library_is_refused_before_any_symbol_runs(monkeypatch
     with pytest.raises(ConfigError, match=rf"backend='{backend}' needs .*: pip install 'stocknb\[{extra}\]'"):
         run_universe(config=_config(tmp_path), data_dir=folder, backend=backend, progress=False)
     assert ran == []
+
+def test_yfinance_universe_offline_with_a_stand_in_module(monkeypatch, tmp_path):
+    "The yfinance source end to end, in-process (n_jobs=1) with a stand-in module: downloads cached, failures per symbol."
+    import types
+    calls = []
+    class Ticker:
+        def __init__(self, s): self.s = s; calls.append(s)
+        def history(self, **kw):
+            if self.s == 'ZZZZ': raise RuntimeError('404 Not Found')
+            d = planted_signal_ohlcv(1200, phi=0.3, seed=33)
+            d.index = d.index.tz_localize('America/New_York').rename('Date')
+            return d.assign(**{'Adj Close': d['Close']})
+    monkeypatch.setitem(sys.modules, 'yfinance', types.SimpleNamespace(Ticker=Ticker))
+    monkeypatch.setenv('STOCKNB_CACHE_DIR', str(tmp_path/'cache'))
+    cfg = _config(tmp_path/'m', source='yfinance')
+    u = run_universe(['PLNT', 'ZZZZ'], cfg, n_jobs=1, progress=False)
+    assert sorted(calls) == ['PLNT', 'ZZZZ'] and (tmp_path/'cache'/'yfinance'/'PLNT.parquet').is_file()
+    assert u.failures.symbol.tolist() == ['ZZZZ'] and u.failures.error_type.iloc[0] == 'DataError'
+    assert "yfinance download of 'ZZZZ' failed (RuntimeError: 404 Not Found)" in u.failures.error.iloc[0]
+    planted = planted_signal_ohlcv(1200, phi=0.3, seed=33)
+    (tmp_path/'csv').mkdir(); planted.to_csv(tmp_path/'csv'/'PLNT.csv')
+    ref = run_universe(config=_config(tmp_path/'m2'), data_dir=tmp_path/'csv', n_jobs=1, progress=False)
+    cols = ['symbol', 'model', 'status', 'oof_n', 'accuracy', 'se', 'p_value', 'ic', 'sharpe', 'wfe_%', 'passed']
+    ok = _numbers(u).query("status == 'ok'")[cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(ok, _numbers(ref)[cols], check_dtype=False)   # the same bars, the same numbers
+    run_universe(['PLNT'], cfg, n_jobs=1, progress=False)
+    assert sorted(calls) == ['PLNT', 'ZZZZ']                             # the second run read the cache
