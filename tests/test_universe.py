@@ -89,7 +89,7 @@ def test_a_missing_cluster_library_is_refused_before_any_symbol_runs(monkeypatch
     assert ran == []
 
 def test_yfinance_universe_offline_with_a_stand_in_module(monkeypatch, tmp_path):
-    "The yfinance source end to end, in-process (n_jobs=1) with a stand-in module: downloads cached, failures per symbol."
+    "The yfinance source end to end, in-process (n_jobs=1), a stand-in module: cached downloads, per-symbol failures."
     import types
     calls = []
     class Ticker:
