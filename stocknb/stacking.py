@@ -400,7 +400,7 @@ class ConfidenceCalibrator:
         self.half_life = None if half_life is None else check_number(half_life, 'half_life', 0, lo_open=True)
     def __repr__(self): return f"ConfidenceCalibrator(C={self.C}{', fitted' if hasattr(self, 'a_') else ''})"
 
-# %% ../nbs/12_stacking.ipynb #e91823b3
+# %% ../nbs/12_stacking.ipynb #5d1f50da
 def _conviction(pred, sigma) -> np.ndarray:
     "|pred|, divided by each day's volatility `sigma` when given (a big prediction on a wild day is no surer)."
     p = np.abs(np.asarray(pred, 'float64'))
@@ -412,6 +412,7 @@ def _recent_level(cal:ConfidenceCalibrator, xa, ha, n:int) -> float:
     w = np.concatenate([0.5 ** ((n - 1 - np.arange(n)) / cal.half_life), np.full(40, cal.level_prior / 40)])
     return float(brentq(lambda a: np.sum(w * (ha - 1 / (1 + np.exp(-(a + cal.b_ * xa))))), -50, 50))
 
+# %% ../nbs/12_stacking.ipynb #8531d3d8
 @patch
 def fit(self:ConfidenceCalibrator, pred, y, # out-of-fold predictions and their outcomes, oldest first
         sigma=None, # each day's volatility: the fit is then on |pred| / sigma (the stack passes it)
