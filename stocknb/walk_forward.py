@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['ModelFactory', 'Fold', 'Model', 'check_model', 'model_context', 'MeanModel', 'RidgeModel', 'SklearnModel',
-           'WalkForwardValidator', 'blank_context', 'FoldResult', 'WalkForwardResult', 'CombinatorialPurgedCV']
+           'LeanLongModel', 'WalkForwardValidator', 'blank_context', 'FoldResult', 'WalkForwardResult',
+           'CombinatorialPurgedCV']
 
 # %% ../nbs/05_walk_forward.ipynb #ffff8c81
 import inspect, itertools, math, time
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
-from .core import DataError, check_int, fmt_date, fmt_rows, get_logger
+from .core import ConfigError, DataError, check_int, check_number, fmt_date, fmt_rows, get_logger
 from .metrics import (ValidationMetrics, WFE, CollapseCheck, SignImbalanceCheck, calculate_wfe, pardo_wfe,
                              calculate_consistency_score, calculate_overfitting_ratio, strategy_returns,
                              detect_variance_collapse, detect_sign_imbalance)
@@ -105,6 +106,26 @@ class SklearnModel:
     def predict(self, X) -> np.ndarray:
         "The estimator's predictions as a float array of shape (n,)."
         return np.asarray(self.estimator_.predict(X), dtype='float64').reshape(-1)
+
+# %% ../nbs/05_walk_forward.ipynb #622802dd
+class LeanLongModel:
+    "Skill-free reference: calls up with probability `p_up` each day, independent of the data and of the future."
+    def __init__(self, p_up:float=0.75, # share of days called up
+                 seed:int=0, # which pseudo-random calls (an int ≥ 0; the same date always gets the same call)
+                ):
+        self.p_up = check_number(p_up, 'p_up', 0, 1, lo_open=True, hi_open=True)
+        self.seed = check_int(seed, 'seed', 0, err=ConfigError)
+    def fit(self, X_train, y_train, X_val=None, y_val=None):
+        "Learn only the size of a call: the standard deviation of the training targets."
+        self.scale_ = float(np.std(_values(y_train, 'y_train'))) or 1.0
+        return self
+    def predict(self, X) -> np.ndarray:
+        "±`scale_` per row of `X`: up where the row's date-keyed uniform draw is below `p_up`."
+        idx = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else pd.RangeIndex(len(X))
+        keys = idx.asi8 if isinstance(idx, pd.DatetimeIndex) else np.arange(len(idx), dtype='int64')
+        salt = np.full(1, self.seed, 'uint64') * np.uint64(0x9E3779B97F4A7C15)   # the seed moves every key
+        u = pd.util.hash_array(np.asarray(keys, 'int64').view('uint64') + salt) / 2.0 ** 64
+        return np.where(u < self.p_up, self.scale_, -self.scale_)
 
 # %% ../nbs/05_walk_forward.ipynb #4fcd8fd6
 Fold = Blocks   # a walk-forward fold: its blocks, with its number `k` (see `splits.Blocks`)
@@ -469,8 +490,8 @@ def summary(self:WalkForwardResult) -> str:
     lines = [f"walk-forward {c.get('mode', '?')}: {k} folds, purge {c.get('purge')}, embargo {c.get('embargo')}, "
              f"lookback {c.get('lookback')}; "
              f"OOF {fmt_rows(self.index, np.flatnonzero(self.index.isin(self.oof.index)))} ({o.n} rows)",
-             f"OOF direction accuracy {o.direction_accuracy:.4f} ± {o.direction_se:.4f} "
-             f"(one-sided p = {o.direction_pvalue:.3g} vs 50 %), "
+             f"OOF direction accuracy {o.direction_accuracy:.4f} ± {o.direction_se:.4f} vs skill-free "
+             f"{o.skill_free_accuracy:.4f} (Pesaran–Timmermann one-sided p = {o.direction_pvalue:.3g}), "
              f"IC {o.ic:+.4f}, rank IC {o.rank_ic:+.4f}, sign-strategy Sharpe {o.sharpe:+.2f}, "
              f"max drawdown {o.max_drawdown:.1%}",
              f"WFE (direction) {self.wfe}; Pardo WFE {self.pardo_wfe}",

@@ -5,7 +5,9 @@ import numpy as np, pandas as pd, pytest
 import quantstats as qs
 from scipy.stats import norm
 from stocknb.core import DataError
-from stocknb.metrics import (ValidationMetrics, WFE, calculate_wfe, pardo_wfe, sharpe_ratio, sortino_ratio, max_drawdown,
+from stocknb.metrics import (pesaran_timmermann, adjust_pvalues, holm_bonferroni,
+                             ValidationMetrics, WFE, calculate_wfe, pardo_wfe, sharpe_ratio, sortino_ratio,
+                             max_drawdown,
                              calmar_ratio, cagr, strategy_returns, direction_accuracy, probabilistic_sharpe_ratio,
                              deflated_sharpe_ratio, expected_max_sharpe, sharpe_moments, probability_of_backtest_overfitting,
                              detect_variance_collapse, detect_sign_imbalance)
@@ -160,7 +162,8 @@ def test_validation_metrics_sharpe_is_the_sign_strategy():
     r = np.sign(pred) * np.expm1(y)
     assert m.sharpe == sharpe_ratio(r) and m.sortino == sortino_ratio(r) and m.max_drawdown == max_drawdown(r)
     hits = int((np.sign(pred) == np.sign(y)).sum())
-    assert m.direction_pvalue == pytest.approx(sum(math.comb(400, i) for i in range(hits, 401)) / 2**400, rel=1e-9)
+    assert m.coin_pvalue == pytest.approx(sum(math.comb(400, i) for i in range(hits, 401)) / 2**400, rel=1e-9)
+    assert m.direction_pvalue == pesaran_timmermann(y, pred).pvalue
     assert m.ic == pytest.approx(np.corrcoef(pred, y)[0, 1], rel=1e-12)
 
 def test_wfe_seed_example_and_undefined_cases():
@@ -180,3 +183,55 @@ def test_detectors_flag_the_seed_failure_modes():
     assert detect_variance_collapse(np.full(2000, 3e-4), y).flag
     assert detect_variance_collapse(3e-4 + rng.normal(0, 1e-5, 2000), y).flag
     assert not detect_variance_collapse(0.1 * y + rng.normal(0, 0.001, 2000), y).flag
+
+
+def _pt_by_table(a, b, c, d):
+    "Pesaran–Timmermann from a 2×2 table (called up/went up a, up/down b, down/up c, down/down d), written out."
+    from scipy.stats import norm
+    n = a + b + c + d
+    P, px, py = (a + d) / n, (a + b) / n, (a + c) / n
+    Ps = py * px + (1 - py) * (1 - px)
+    v = Ps * (1 - Ps) / n - ((2*py - 1)**2 * px*(1 - px) / n + (2*px - 1)**2 * py*(1 - py) / n
+                             + 4*py*px*(1 - py)*(1 - px) / n**2)
+    S = (P - Ps) / math.sqrt(v)
+    return S, norm.sf(S)
+
+@pytest.mark.parametrize('table', [(5, 2, 1, 2), (300, 100, 250, 350), (40, 60, 5, 7), (1000, 1, 1, 1)])
+def test_pesaran_timmermann_matches_the_formula_and_the_sign_correlation(table):
+    a, b, c, d = table
+    y = np.r_[np.full(a, .01), np.full(b, -.01), np.full(c, .01), np.full(d, -.01)]
+    p = np.r_[np.ones(a + b), -np.ones(c + d)]
+    t = pesaran_timmermann(y, p)
+    S, pv = _pt_by_table(*table)
+    assert t.statistic == pytest.approx(S, rel=1e-10) and t.pvalue == pytest.approx(pv, rel=1e-8)
+    n = a + b + c + d       # S = n/√(n−1)·(the correlation of the two sign series): a test of independence
+    assert t.statistic == pytest.approx(n / math.sqrt(n - 1) * np.corrcoef(np.sign(y), p)[0, 1], rel=1e-10)
+
+def test_pesaran_timmermann_lean_long_is_not_skill():
+    "Calls independent of the outcome, leaning the way the market drifts: the coin is fooled, PT is not."
+    rng = np.random.default_rng(5)
+    n = 8000
+    y = np.where(rng.random(n) < 0.55, 0.01, -0.01)
+    pred = np.where(rng.random(n) < 0.75, 1.0, -1.0)
+    m = ValidationMetrics.from_predictions(y, pred)
+    assert m.direction_accuracy - 0.5 > 3 * m.direction_se and m.coin_pvalue < 1e-3
+    assert abs(m.excess) < 3 * m.excess_se and m.direction_pvalue > 0.01
+    assert m.skill_free_accuracy == pytest.approx(0.525, abs=0.01)
+    assert (m.pred_up_share, m.outcome_up_share) == (np.mean(pred > 0), np.mean(y > 0))
+
+def test_pesaran_timmermann_undefined_cases_fail_closed():
+    t = pesaran_timmermann([0.01, 0.02, -0.01], [1.0, 2.0, 3.0])            # every call up
+    assert math.isnan(t.statistic) and math.isnan(t.pvalue) and t.excess == 0
+    assert pesaran_timmermann([0.0, 0.0], [1.0, -1.0]).n == 0                  # no direction on any day
+    m = ValidationMetrics.from_predictions([0.01, 0.02, -0.01], [1.0, 2.0, 3.0])
+    assert math.isnan(m.direction_pvalue) and not (m.direction_pvalue < 0.01)   # a gate `p < alpha` fails it
+    assert holm_bonferroni([m.direction_pvalue])['adjusted_p'].iloc[0] == 1.0
+
+def test_adjust_pvalues_agree_with_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        p = rng.uniform(0, 0.1, rng.integers(1, 40)) ** rng.uniform(0.5, 2)
+        for ours, theirs in (('holm', 'holm'), ('bh', 'fdr_bh')):
+            np.testing.assert_allclose(adjust_pvalues(p, ours, 0.01)['adjusted_p'], multipletests(p, 0.01, theirs)[1],
+                                       rtol=1e-12)
