@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['performance_summary', 'BacktestResult', 'Backtester', 'positions_from_predictions', 'buy_and_hold', 'flat',
-           'momentum', 'mean_reversion', 'baseline_positions', 'compare_strategies']
+           'momentum', 'mean_reversion', 'baseline_positions', 'compare_strategies', 'versus_buy_and_hold']
 
 # %% ../nbs/07_backtest.ipynb #59e2c15b
 from dataclasses import dataclass, field
@@ -292,3 +292,24 @@ def compare_strategies(strategies:dict, # name -> positions (decided at each clo
         res = bt.run(pos, prices=px, name=name)
         rows[name] = res.metrics()[name]
     return pd.DataFrame(rows).T
+
+# %% ../nbs/07_backtest.ipynb #42347e4e
+def versus_buy_and_hold(pred, # predictions indexed by decision date (e.g. out-of-fold); NaN = flat
+                        prices, # close prices (or OHLCV) covering those dates and the day after the last
+                        backtester:Backtester|None=None, # costs and lag (default `Backtester()`: 5 bps, lagged)
+                       ) -> dict:
+    "The sign strategy of `pred` after costs and buy & hold over the same days: Sharpe of each, and the difference."
+    s, c = _as_series(pred, 'pred'), _close(prices)
+    if not len(s): raise DataError("no predictions to trade")
+    missing = s.index.difference(c.index)
+    if len(missing): raise DataError(f"{len(missing)} prediction date(s) have no close price, first {missing[0]}")
+    i0, i1 = c.index.get_loc(s.index[0]), c.index.get_loc(s.index[-1])
+    if i1 + 1 >= len(c): raise DataError(f"no close after the last prediction ({s.index[-1]}): its day cannot be scored")
+    px = c.iloc[i0:i1 + 2]
+    pos = np.sign(s).fillna(0.0).reindex(px.index, fill_value=0.0)
+    pos.iloc[-1] = pos.iloc[-2]                     # the last close decides nothing that is held: no exit trade
+    m = (backtester or Backtester()).run(pos, prices=px, name='sign').metrics()
+    sh, bh = float(m.loc['sharpe', 'sign']), float(m.loc['sharpe', 'buy & hold'])
+    return {'sharpe': sh, 'hold_sharpe': bh, 'sharpe_vs_hold': sh - bh, 'days': len(px) - 1,
+            'annual_return': float(m.loc['annual return', 'sign']),
+            'hold_annual_return': float(m.loc['annual return', 'buy & hold'])}

@@ -9,7 +9,7 @@ __all__ = ['SEQUENCE_BUILDERS', 'SEQUENCE_PRESETS', 'MODELS', 'GATE_PARTS', 'Pip
 
 # %% ../nbs/13_pipeline.ipynb #66fa925e
 import datetime as _dt, math, sys, textwrap, time, uuid
-from dataclasses import dataclass, field, asdict, fields
+from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -20,10 +20,11 @@ from .core import (ArtifactError, ConfigError, DataError, GateError, StateError,
 from .data import (load_ohlcv, validate_ohlcv, check_plausible, frame_hash, data_warnings, check_date,
                           take_dates, SOURCES, SEPARATORS)
 from .features import DAILY_INPUTS, WARMUP, build_features, make_dataset
-from .metrics import ValidationMetrics, WFE, detect_sign_imbalance, detect_variance_collapse, holm_bonferroni
+from .metrics import (ValidationMetrics, WFE, MULTIPLE_TESTING, adjust_pvalues, detect_sign_imbalance,
+                             detect_variance_collapse, holm_bonferroni)
 from .walk_forward import WalkForwardValidator, WalkForwardResult, model_context
 from .gbm import GBMModel, gbm_factory, train_gbm_baseline
-from .backtest import Backtester, positions_from_predictions, compare_strategies
+from .backtest import Backtester, positions_from_predictions, compare_strategies, versus_buy_and_hold
 from .stacking import PredictionResult, StackingEnsembleTrainer, StackingPredictor, StackMeta, meta_settings
 from .artifacts import (check_writable, append_history, read_history, json_sha256, production_manifest,
                                write_model_set, read_model_set)
@@ -49,8 +50,8 @@ class PipelineConfig:
     purge:int|None = None # rows purged at each boundary (None = horizon)
     embargo:int = 0 # extra rows after each purge
     wfe_threshold:float = 40.0 # gate: minimum walk-forward efficiency in % (the seed's 40)
-    alpha:float = 0.01 # gate: family-wise error rate of the significance test over the models judged in one run
-    multiple_testing:str = 'holm' # 'holm': Holm–Bonferroni over the models judged in one run; 'none': each at alpha
+    alpha:float = 0.01 # gate: error rate of the significance test (Pesaran–Timmermann) over the tests of a run
+    multiple_testing:str = 'holm' # 'holm': family-wise over a run's tests; 'bh': false-discovery rate; 'none'
     max_sign_share:float = 0.8 # gate: maximum share of predictions with one sign
     min_std_ratio:float = 0.01 # gate: minimum prediction std / target std (within folds)
     stacking:bool = False # also validate a regime-aware XGBoost stack of the models; production when it passes
@@ -72,7 +73,7 @@ class PipelineConfig:
 
 # %% ../nbs/13_pipeline.ipynb #7c8d8ad3
 _CHOICES = {'wf_mode': ('anchored', 'rolling'), 'calibration': ('none', 'median', 'isotonic'),
-            'multiple_testing': ('holm', 'none'),
+            'multiple_testing': MULTIPLE_TESTING,
             'position_method': ('sign', 'scaled', 'threshold'), 'source': SOURCES}
 
 @patch
@@ -231,24 +232,34 @@ class GateDecision:
 def _fold_groups(wf:WalkForwardResult) -> np.ndarray:
     return np.repeat([f.fold.k for f in wf.folds], [len(f.fold.test) for f in wf.folds])
 
+_CORRECTION = {'holm': 'Holm', 'bh': 'Benjamini–Hochberg'}
+
+def _significance(o:ValidationMetrics, cfg:PipelineConfig, adj) -> dict:
+    "The gate's significance part: the Pesaran–Timmermann p-value, adjusted over the run's tests by the row `adj`."
+    raw = o.direction_pvalue
+    p = raw if adj is None else float(adj['adjusted_p'])
+    corrected = adj is not None and adj['method'] != 'none' and int(adj['m']) > 1
+    how = f", {_CORRECTION.get(adj['method'])}-adjusted over {int(adj['m'])} tests {p:.3g}" if corrected else ''
+    pt = (f"Pesaran–Timmermann p = {raw:.3g}{how}" if raw == raw else
+          "Pesaran–Timmermann p undefined (every call, or every outcome, has one sign: no timing to show)")
+    detail = (f"OOF accuracy {o.direction_accuracy:.4f} ± {o.direction_se:.4f} vs skill-free "
+              f"{o.skill_free_accuracy:.4f} (excess {o.excess:+.4f} ± {o.excess_se:.4f}), {pt} vs < {cfg.alpha:g}")
+    return {'passed': bool(p < cfg.alpha), 'value': p, 'threshold': cfg.alpha, 'detail': detail, 'raw_p': raw,
+            'method': adj['method'] if corrected else 'none', 'm': int(adj['m']) if corrected else 1}
+
 def gate_decision(name:str, # model name
                   wf:WalkForwardResult, # its walk-forward result
                   cfg:PipelineConfig, # the thresholds, all four of which are applied here
-                  holm:pd.Series|None=None, # this model's row of `holm_bonferroni` over the run (None: one model)
+                  adjusted:pd.Series|None=None, # this test's row of `adjust_pvalues` over the run (None: one test)
                  ) -> GateDecision:
-    "Apply the four-part gate (WFE, significance, collapse, sign imbalance) with `cfg`'s thresholds."
+    "Apply the four-part gate (WFE, significance against the skill-free accuracy, collapse, sign) with `cfg`."
     o, w = wf.oof_metrics, wf.wfe
     col = detect_variance_collapse(wf.oof, wf.y, min_std_ratio=cfg.min_std_ratio, groups=_fold_groups(wf))
     sgn = detect_sign_imbalance(wf.oof, wf.y, max_share=cfg.max_sign_share)
-    p = o.direction_pvalue if holm is None else float(holm['adjusted_p'])
-    adj = '' if holm is None else f", Holm-adjusted {p:.3g} (rank {int(holm['rank'])} of {holm['m']})"
-    acc = (f"OOF accuracy {o.direction_accuracy:.4f} ± {o.direction_se:.4f}, "
-           f"p = {o.direction_pvalue:.3g}{adj} vs < {cfg.alpha:g}")
     parts = {
         'wfe': {'passed': bool(w.defined and float(w) >= cfg.wfe_threshold), 'value': float(w),
                 'threshold': cfg.wfe_threshold, 'detail': f"WFE {w} vs ≥ {cfg.wfe_threshold:g} %"},
-        'significance': {'passed': bool(p < cfg.alpha), 'value': p, 'threshold': cfg.alpha, 'detail': acc,
-                         'raw_p': o.direction_pvalue},
+        'significance': _significance(o, cfg, adjusted),
         'collapse': {'passed': not col.flag, 'value': col.std_ratio, 'threshold': cfg.min_std_ratio,
                      'detail': col.reason},
         'sign': {'passed': not sgn.flag, 'value': sgn.majority_share, 'threshold': cfg.max_sign_share,
@@ -266,9 +277,8 @@ def gate_decisions(results:dict, # model name -> `WalkForwardResult`: every mode
     "The gate of every model of one run, the significance part corrected for their number (`cfg.multiple_testing`)."
     if cfg.multiple_testing == 'none' or len(results) == 1:
         return {m: gate_decision(m, r, cfg) for m, r in results.items()}
-    h = holm_bonferroni({m: r.oof_metrics.direction_pvalue for m, r in results.items()}, cfg.alpha)
-    h['m'] = len(results)
-    return {m: gate_decision(m, r, cfg, h.loc[m]) for m, r in results.items()}
+    a = adjust_pvalues({m: r.oof_metrics.direction_pvalue for m, r in results.items()}, cfg.multiple_testing, cfg.alpha)
+    return {m: gate_decision(m, r, cfg, a.loc[m]) for m, r in results.items()}
 
 # %% ../nbs/13_pipeline.ipynb #7a9e2448
 @dataclass(eq=False)
@@ -283,6 +293,8 @@ class ValidationReport:
     id: str = '' # identifies this validation in the symbol's history and in manifests
     created: str = '' # when it ran (UTC, ISO 8601)
     stacking: object = None # the `StackingValidation` when `config.stacking` (its walk-forward is `results['stack']`)
+    economics: dict = field(default_factory=dict) # model -> `backtest.versus_buy_and_hold` of its OOF sign strategy
+    correction: dict = field(default_factory=dict) # how the significance part was corrected: method, m, scope
 
     @property
     def passed(self) -> list:
@@ -293,24 +305,28 @@ class ValidationReport:
     def _repr_markdown_(self): return self.to_markdown()
 
 # %% ../nbs/13_pipeline.ipynb #c5e42cbb
+def _row(r:WalkForwardResult, g:GateDecision, e:dict) -> dict:
+    "The `to_frame` row of one model: OOF accuracy against the skill-free one, p used, Sharpe vs buy & hold, checks."
+    o, s, nan = r.oof_metrics, g.parts['significance'], float('nan')
+    return {'oof_n': o.n, 'coverage': o.coverage, 'accuracy': o.direction_accuracy, 'se': o.direction_se,
+            'pred_up': o.pred_up_share, 'outcome_up': o.outcome_up_share, 'skill_free': o.skill_free_accuracy,
+            'excess': o.excess, 'excess_se': o.excess_se, 'p_value': s['value'], 'p_raw': s['raw_p'],
+            'coin_p': o.coin_pvalue, 'ic': o.ic, 'sharpe': e.get('sharpe', nan), 'hold_sharpe': e.get('hold_sharpe', nan),
+            'sharpe_vs_hold': e.get('sharpe_vs_hold', nan), 'wfe_%': float(r.wfe), 'pardo_wfe_%': float(r.pardo_wfe),
+            'consistency': r.consistency, 'pred_std_ratio': g.parts['collapse']['value'],
+            'max_sign_share': g.parts['sign']['value'], **{f'gate_{k}': v['passed'] for k, v in g.parts.items()},
+            'passed': g.passed}
+
 @patch
 def to_frame(self:ValidationReport) -> pd.DataFrame:
-    "A row per model: OOF days, coverage (share with a call), accuracy on those (± s.e., p), IC, Sharpe, WFEs, checks."
-    rows = {}
-    for m, r in self.results.items():
-        o, g = r.oof_metrics, self.gates[m]
-        rows[m] = {'oof_n': o.n, 'coverage': o.coverage, 'accuracy': o.direction_accuracy, 'se': o.direction_se,
-                   'p_value': o.direction_pvalue,
-                   'ic': o.ic, 'sharpe': o.sharpe, 'wfe_%': float(r.wfe), 'pardo_wfe_%': float(r.pardo_wfe),
-                   'consistency': r.consistency, 'pred_std_ratio': g.parts['collapse']['value'],
-                   'max_sign_share': g.parts['sign']['value'], **{f'gate_{k}': v['passed'] for k, v in g.parts.items()},
-                   'passed': g.passed}
-    return pd.DataFrame(rows).T
+    "A row per model: accuracy against the skill-free accuracy, the p-value used, Sharpe after costs vs buy & hold, WFE."
+    return pd.DataFrame({m: _row(r, self.gates[m], self.economics.get(m, {})) for m, r in self.results.items()}).T
 
-def _holm_note(c:PipelineConfig, m:int) -> str:
-    if m == 1: return ''
-    if c.multiple_testing == 'holm': return f" (Holm-adjusted over {m} models)"
-    return f" (each of {m} models, uncorrected)"
+def _correction_note(k:dict) -> str:
+    "How the p-values of a run were corrected, in a few words."
+    if not k or k.get('m', 1) == 1: return ''
+    if k['method'] == 'none': return f" (each of {k['m']} tests uncorrected)"
+    return f" ({_CORRECTION[k['method']]}-adjusted over {k['m']} tests: {k['scope']})"
 
 @patch
 def header(self:ValidationReport) -> list:
@@ -318,7 +334,7 @@ def header(self:ValidationReport) -> list:
     d, c = self.data, self.config
     out = [f"{self.symbol}: {d['rows']:,} bars {d['first_date']} … {d['last_date']}; walk-forward {c.wf_mode}, "
            f"{c.n_splits} folds, purge {c.purge_rows}",
-           f"gate: WFE ≥ {c.wfe_threshold:g} %, p < {c.alpha:g}{_holm_note(c, len(self.results))}, "
+           f"gate: WFE ≥ {c.wfe_threshold:g} %, Pesaran–Timmermann p < {c.alpha:g}{_correction_note(self.correction)}, "
            f"pred. std ≥ {c.min_std_ratio:g} × target std, one sign on ≤ {c.max_sign_share:.0%} of days"]
     if self.stacking is not None:
         n = len(self.results['stack'].oof)
@@ -326,14 +342,24 @@ def header(self:ValidationReport) -> list:
     return out + [f"data warning: {w}" for w in d.get('warnings', [])]
 
 # %% ../nbs/13_pipeline.ipynb #d423fb3d
-_FMT = {'coverage': '{:.0%}', 'accuracy': '{:.4f}', 'se': '{:.4f}', 'p_value': '{:.3g}', 'ic': '{:+.4f}',
-        'sharpe': '{:+.2f}', 'wfe_%': '{:.1f}',
-        'pardo_wfe_%': '{:.1f}', 'consistency': '{:.0%}', 'pred_std_ratio': '{:.3f}', 'max_sign_share': '{:.1%}'}
+_FMT = {'coverage': '{:.0%}', 'accuracy': '{:.4f}', 'se': '{:.4f}', 'pred_up': '{:.1%}', 'outcome_up': '{:.1%}',
+        'skill_free': '{:.4f}', 'excess': '{:+.4f}', 'excess_se': '{:.4f}', 'p_value': '{:.3g}', 'p_raw': '{:.3g}',
+        'coin_p': '{:.3g}', 'ic': '{:+.4f}', 'sharpe': '{:+.2f}', 'hold_sharpe': '{:+.2f}', 'sharpe_vs_hold': '{:+.2f}',
+        'wfe_%': '{:.1f}', 'pardo_wfe_%': '{:.1f}', 'consistency': '{:.0%}', 'pred_std_ratio': '{:.3f}',
+        'max_sign_share': '{:.1%}'}
 
 def _cell(c, v) -> str:
     if isinstance(v, (bool, np.bool_)): return 'ok' if v else 'NO'
     if c in _FMT: return 'n/a' if v is None or (isinstance(v, float) and math.isnan(v)) else _FMT[c].format(v)
     return str(v)
+
+@patch
+def legend(self:ValidationReport) -> str:
+    "What the columns mean, in one sentence: the null of the p-value and the costs of the Sharpe ratios."
+    c = self.config
+    return (f"skill-free: what a predictor without timing scores with the same up-shares (up: calls/days); p: one-"
+            f"sided Pesaran–Timmermann against it, corrected as the gate line says; Sharpe: the sign strategy after "
+            f"{c.cost_bps + c.slippage_bps:g} bps per unit traded; B&H: buy & hold over the same days")
 
 @patch
 def to_markdown(self:ValidationReport) -> str:
@@ -345,46 +371,66 @@ def to_markdown(self:ValidationReport) -> str:
     h = self.header()
     top = '  \n'.join([f"**{h[0]}**", h[1], *(f"*{x}*" for x in h[2:])])
     why = ''.join(f"- **{m}**: {g.reason}\n" for m, g in self.gates.items())
-    return top + '\n\n' + head + body + '\n' + why
+    return top + '\n\n' + head + body + '\n' + f"*{self.legend()}*\n\n" + why
 
 # %% ../nbs/13_pipeline.ipynb #aa6d7747
+_TEXT = [('model', None, '<'), ('accuracy', 'accuracy', '>'), ('skill-free', 'skill_free', '>'),
+         ('excess ± s.e.', None, '>'), ('up: calls/days', None, '>'), ('p', 'p_value', '>'), ('Sharpe', 'sharpe', '>'),
+         ('B&H', 'hold_sharpe', '>'), ('decision', None, '<')]
+
+def _text_row(m:str, r:pd.Series) -> list:
+    "One model's cells of the terminal table (`_TEXT`)."
+    up = lambda v: 'n/a' if v != v else f"{v:.0%}"
+    return [m, _cell('accuracy', r['accuracy']), _cell('skill_free', r['skill_free']),
+            f"{_cell('excess', r['excess'])} ± {_cell('excess_se', r['excess_se'])}",
+            f"{up(r['pred_up'])} / {up(r['outcome_up'])}", _cell('p_value', r['p_value']), _cell('sharpe', r['sharpe']),
+            _cell('hold_sharpe', r['hold_sharpe']), 'passed' if r['passed'] else 'failed']
+
 @patch
 def to_text(self:ValidationReport, width:int=100) -> str:
-    "A compact plain-text table that fits `width` columns, with each failing model's reason wrapped below."
-    df = self.to_frame()
-    cols = [('model', None, '<'), ('calls', 'coverage', '>'), ('accuracy ± s.e.', None, '>'), ('p', 'p_value', '>'),
-            ('WFE %', 'wfe_%', '>'), ('IC', 'ic', '>'), ('Sharpe', 'sharpe', '>'),
-            *((a, f'gate_{p}', '>') for a, p in zip(('wfe', 'sig', 'coll', 'sign'), GATE_PARTS)),
-            ('decision', None, '<')]
-    rows = [[m, _cell('coverage', r['coverage']), f"{_cell('accuracy', r['accuracy'])} ± {_cell('se', r['se'])}",
-             *(_cell(k, r[k]) for _, k, _ in cols[3:-1]), 'passed' if r['passed'] else 'failed']
-            for m, r in df.iterrows()]
-    w = [max(len(h), *(len(x[i]) for x in rows)) for i, (h, _, _) in enumerate(cols)]
-    line = lambda xs: '  '.join(f"{x:{a}{n}}" for x, n, (_, _, a) in zip(xs, w, cols)).rstrip()
+    "A compact plain-text table that fits `width` columns, the legend, and each failing model's reason below."
+    rows = [_text_row(m, r) for m, r in self.to_frame().iterrows()]
+    w = [max(len(h), *(len(x[i]) for x in rows)) for i, (h, _, _) in enumerate(_TEXT)]
+    line = lambda xs: '  '.join(f"{x:{a}{n}}" for x, n, (_, _, a) in zip(xs, w, _TEXT)).rstrip()
     wrap = lambda s: textwrap.fill(s, width, subsequent_indent='    ')
-    out = [wrap(h) for h in self.header()] + ['', line([h for h, _, _ in cols])] + [line(x) for x in rows] + ['']
+    out = [wrap(h) for h in self.header()] + ['', line([h for h, _, _ in _TEXT])] + [line(x) for x in rows]
+    out += ['', wrap(self.legend()), '']
     return '\n'.join(out + [wrap(f"{m}: {g.reason}") for m, g in self.gates.items() if not g.passed]).rstrip() + '\n'
 
 # %% ../nbs/13_pipeline.ipynb #3d2a1873
 @patch
 def plot(self:ValidationReport):
-    "Each model's OOF direction accuracy (±2 s.e.) against 50 %, and its WFE against the threshold; returns the Figure."
+    "OOF accuracy (±2 s.e.) against the skill-free accuracy, and the sign strategy's Sharpe beside buy & hold's."
     import matplotlib.pyplot as plt
     df = self.to_frame()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.5))
     x = np.arange(len(df))
     col = ['C2' if p else 'C3' for p in df['passed']]
-    acc, se = df['accuracy'].astype(float) * 100, df['se'].astype(float) * 100
+    acc, se, sf = (df[k].astype(float) * 100 for k in ('accuracy', 'se', 'skill_free'))
     a1.bar(x, acc, yerr=2 * se, color=col, capsize=4)
-    a1.axhline(50, color='k', lw=.8); a1.set_xticks(x, df.index); a1.set_ylabel('OOF direction accuracy (%)')
+    a1.scatter(x, sf, marker='_', s=900, color='k', zorder=3, label='skill-free accuracy')
+    a1.axhline(50, color='k', lw=.5, ls=':'); a1.set_xticks(x, df.index); a1.set_ylabel('OOF direction accuracy (%)')
     a1.set_ylim(min(45, float(np.nanmin(acc - 2 * se)) - 1), max(60, float(np.nanmax(acc + 2 * se)) + 1))
-    a1.set_title('accuracy ± 2 s.e. (green: passed the gate)')
-    a2.bar(x, df['wfe_%'].astype(float).fillna(0), color=col)
-    a2.axhline(self.config.wfe_threshold, color='k', ls='--', lw=.8, label=f'threshold {self.config.wfe_threshold:g} %')
-    a2.set_xticks(x, df.index); a2.set_ylabel('WFE (%)'); a2.legend()
-    a2.set_title('walk-forward efficiency (NaN shown as 0)')
+    a1.set_title('accuracy ± 2 s.e. (green: passed the gate)', fontsize=10); a1.legend(loc='upper left', fontsize=8)
+    a2.bar(x - 0.2, df['sharpe'].astype(float), 0.4, color=col, label='sign strategy, after costs')
+    a2.bar(x + 0.2, df['hold_sharpe'].astype(float), 0.4, color='C7', label='buy & hold, same days')
+    a2.axhline(0, color='k', lw=.8); a2.set_xticks(x, df.index); a2.set_ylabel('Sharpe ratio (annualized)')
+    a2.legend(fontsize=8); a2.set_title('the economic view', fontsize=10)
     fig.suptitle(f"{self.symbol}: validation report"); fig.tight_layout()
     return fig
+
+# %% ../nbs/13_pipeline.ipynb #0d1f971f
+@patch
+def corrected(self:ValidationReport,
+              adjusted:pd.DataFrame, # rows of `metrics.adjust_pvalues` for this report's models (index: model name)
+              scope:str, # the family the tests were corrected over, in words
+             ) -> ValidationReport:
+    "This report with the gate's significance part corrected over a larger family of tests (e.g. a universe run)."
+    missing = [m for m in self.results if m not in adjusted.index]
+    if missing: raise ConfigError(f"adjusted has no row for model(s) {missing}; it has {list(adjusted.index)}")
+    gates = {m: gate_decision(m, r, self.config, adjusted.loc[m]) for m, r in self.results.items()}
+    k = {'method': str(adjusted['method'].iloc[0]), 'm': int(adjusted['m'].iloc[0]), 'scope': scope}
+    return replace(self, gates=gates, correction=k)
 
 # %% ../nbs/13_pipeline.ipynb #9660dcb4
 @dataclass(eq=False)
@@ -493,6 +539,18 @@ def _stacker(c:PipelineConfig, factories:dict) -> StackingEnsembleTrainer:
                                    purge=c.purge_rows, embargo=c.embargo, seed=c.seed, min_std_ratio=c.min_std_ratio,
                                    max_sign_share=c.max_sign_share)
 
+# %% ../nbs/13_pipeline.ipynb #20ad6d72
+def _data_info(df:pd.DataFrame, ds, c:PipelineConfig, loaded:bool) -> dict:
+    "What a report records of its data: rows, dates, hash, source, training rows, warnings."
+    return {'rows': len(df), 'first_date': f"{df.index[0]:%Y-%m-%d}", 'last_date': f"{df.index[-1]:%Y-%m-%d}",
+            'sha256': frame_hash(df), 'source': c.source if loaded else 'in-memory', 'training_rows': len(ds.X),
+            'warnings': data_warnings(df)}
+
+def _economics(results:dict, df:pd.DataFrame, c:PipelineConfig) -> dict:
+    "Each model's OOF sign strategy after the configured costs beside buy & hold over the same days."
+    bt = Backtester(cost_bps=c.cost_bps, slippage_bps=c.slippage_bps)
+    return {m: versus_buy_and_hold(r.oof, df['Close'], bt) for m, r in results.items()}
+
 # %% ../nbs/13_pipeline.ipynb #949e57a2
 @patch
 def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
@@ -520,12 +578,10 @@ def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: con
     if c.stacking:                          # bases chosen by their gate among the bases; then all judged together
         sv = _stacker(c, factories).validate(df, ds.X, ds.y, results, gate_decisions(results, c), progress)
         results['stack'] = sv.stack
-    gates = gate_decisions(results, c)
-    info = {'rows': len(df), 'first_date': f"{df.index[0]:%Y-%m-%d}", 'last_date': f"{df.index[-1]:%Y-%m-%d}",
-            'sha256': frame_hash(df), 'source': c.source if data is None else 'in-memory', 'training_rows': len(ds.X),
-            'warnings': data_warnings(df)}
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')
-    self.report_ = ValidationReport(sym, c, info, results, gates, time.perf_counter() - t0, uuid.uuid4().hex, now, sv)
+    self.report_ = ValidationReport(sym, c, _data_info(df, ds, c, data is None), results, gate_decisions(results, c),
+                                    time.perf_counter() - t0, uuid.uuid4().hex, now, sv, _economics(results, df, c),
+                                    {'method': c.multiple_testing, 'm': len(results), 'scope': 'the models of this run'})
     if record: self._record(self.report_)
     return self.report_
 
@@ -537,7 +593,8 @@ def _record(self:ProductionPipeline, rep:ValidationReport):
     entry = {'id': rep.id, 'validated_at': rep.created,
              'data': {k: rep.data[k] for k in ('rows', 'first_date', 'last_date', 'sha256')},
              'models': {m: {'passed': g.passed, 'failed': g.failed, 'accuracy': o[m].direction_accuracy,
-                            'p_value': o[m].direction_pvalue} for m, g in rep.gates.items()},
+                            'skill_free_accuracy': o[m].skill_free_accuracy, 'p_raw': o[m].direction_pvalue,
+                            'p_value': g.parts['significance']['value']} for m, g in rep.gates.items()},
              'passed': rep.passed, 'config_sha256': json_sha256(rep.config.to_dict())}
     try: append_history(self.root, rep.symbol, entry)
     except (OSError, ArtifactError) as e:
@@ -733,6 +790,18 @@ def _report(self:ProductionPipeline, symbol) -> ValidationReport:
                          hint=f"call run_validation({sym!r}) first: it is the long step, and never run behind "
                               "your back")
     return self.report_
+
+# %% ../nbs/13_pipeline.ipynb #b78f2025
+@patch
+def adopt_validation(self:ProductionPipeline, rep:ValidationReport) -> ProductionPipeline:
+    "Train and predict from `rep`, a validation of this pipeline's symbol and settings made elsewhere (a universe run)."
+    if not isinstance(rep, ValidationReport): raise ConfigError(f"rep must be a ValidationReport; got {rep!r}")
+    c = self.config
+    if rep.symbol != c.symbol: raise ConfigError(f"the validation is of {rep.symbol}; this pipeline is for {c.symbol}")
+    if json_sha256(rep.config.to_dict() | {'symbol': c.symbol}) != json_sha256(c.to_dict()):
+        raise ConfigError(f"{c.symbol}: the validation was made with other settings than this pipeline's")
+    self.report_ = rep
+    return self
 
 # %% ../nbs/13_pipeline.ipynb #2e882b89
 if __name__ == '__main__' and '__file__' in globals():   # `python -m stocknb.pipeline ARGS` is `stocknb run ARGS`

@@ -102,7 +102,7 @@ def test_run_stacking_trains_the_ensemble_and_predicts_with_confidence(tmp_path)
     df.iloc[:-5].to_csv(p, index_label='Date')
     r = run('run', '--symbol', 'PL', '--source', 'csv', '--path', str(p), '--stacking', '--models-dir', str(tmp_path/'m'))
     assert r.returncode == 0, r.stderr[-2000:]
-    assert any(l.startswith('stack ') for l in r.stdout.splitlines()) and 'Holm-adjusted over 3 models' in r.stdout
+    assert any(l.startswith('stack ') for l in r.stdout.splitlines()) and 'Holm-adjusted over 3 tests' in r.stdout
     man = json.loads((tmp_path/'m'/'PL'/'manifest.json').read_text())
     assert man['models'] == ['xgb', 'lgbm', 'stack'] and man['config']['stacking'] is True
     df.to_csv(p, index_label='Date')
