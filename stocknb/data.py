@@ -7,7 +7,7 @@ __all__ = ['OHLCV', 'PRICES', 'SPIKE_FACTOR', 'JUMP_FACTOR', 'SEPARATORS', 'SOUR
            'validate_ohlcv', 'check_plausible', 'check_date', 'take_dates', 'first_rows', 'data_warnings',
            'normalize_columns', 'parse_dates', 'adjust_ohlcv', 'detect_decimal', 'parse_numbers', 'load_csv',
            'sample_symbols', 'load_ohlcv', 'random_walk_ohlcv', 'bayes_direction_accuracy', 'planted_signal_ohlcv',
-           'regime_switching_ohlcv', 'regime_bayes_accuracy', 'summarize_ohlcv', 'plot_ohlcv']
+           'regime_switching_ohlcv', 'regime_bayes_accuracy', 'shuffled_days', 'summarize_ohlcv', 'plot_ohlcv']
 
 # %% ../nbs/01_data.ipynb #44219a25
 import datetime as _dt, hashlib, io, os, re, warnings
@@ -683,6 +683,26 @@ def regime_bayes_accuracy(phi:float=0.2, # as in `regime_switching_ohlcv`
     p = norm.cdf(np.abs(c[t] * r[t]) / (sig[t + 1] * np.sqrt(1 - phi**2)))   # P(hit | the past, tomorrow's σ)
     means = np.array([b.mean() for b in np.array_split(p, 100)])              # batch means: p is autocorrelated
     return float(p.mean()), float(means.std(ddof=1) / np.sqrt(len(means)))
+
+# %% ../nbs/01_data.ipynb #01be394a
+def shuffled_days(df:pd.DataFrame, # daily OHLCV (validated if it is not already), e.g. load_ohlcv('AAPL')
+                  seed:int=0, # which random order (same seed, same frame)
+                 ) -> pd.DataFrame:
+    "Real days in random order: each day's bar relative to the previous close, and its volume, moved together."
+    seed = check_int(seed, 'seed', 0, 2**32 - 1)
+    _check_shape(df)
+    if 'Adj Close' in df.columns: df = adjust_ohlcv(df)     # a raw split would move as a -50 % day
+    src = validate_ohlcv(df)
+    if len(src) < 3:
+        raise DataError(f"df must hold at least 3 bars to shuffle (the first stays, the days after it move); "
+                        f"got {len(src)}")
+    v = src.to_numpy()
+    rel = v[1:, :4] / v[:-1, 3:4]                           # Open, High, Low, Close of day t over Close of day t-1
+    p = np.random.default_rng(seed).permutation(len(v) - 1)
+    rel, vol = rel[p], v[1:, 4][p]
+    close = np.multiply.accumulate(np.r_[v[0, 3], rel[:, 3]])  # one day at a time: Close = ratio × previous close
+    bars = np.column_stack([rel * close[:-1, None], vol])       # the same products, so High ≥ Close stays exact
+    return validate_ohlcv(pd.DataFrame(np.vstack([v[:1], bars]), index=src.index, columns=OHLCV))
 
 # %% ../nbs/01_data.ipynb #a4a35009
 def summarize_ohlcv(df:pd.DataFrame, symbol:str='', source:str='') -> dict:

@@ -1,8 +1,8 @@
 """Cross-cutting data tests: CSV shapes from disk, every bad input's DataError, split adjustment on real data."""
 import numpy as np, pandas as pd, pytest
-from stocknb.core import DataError
+from stocknb.core import ConfigError, DataError
 from stocknb.data import (OHLCV, load_csv, load_ohlcv, validate_ohlcv, sample_symbols, random_walk_ohlcv,
-                          planted_signal_ohlcv, frame_hash)
+                          planted_signal_ohlcv, frame_hash, shuffled_days, is_validated)
 
 GOOD = [('2020-01-02', 100, 102, 99, 101, 1000), ('2020-01-03', 101, 103, 100, 102, 2000), ('2020-01-06', 102, 104, 101, 103, 1500)]
 
@@ -180,3 +180,57 @@ def test_planted_signal_autocorrelation():
     ac = np.corrcoef(r[:-1], r[1:])[0, 1]
     assert abs(ac - 0.2) < 4 / np.sqrt(len(r))
     assert abs(r.std() - 0.015) < 0.0005
+
+def days(df):
+    "Each day t >= 1 as (Open, High, Low, Close) / Close[t-1] and Volume, sorted: the multiset of days."
+    v = df.to_numpy(); d = np.column_stack([v[1:, :4] / v[:-1, 3:4], v[1:, 4]])
+    return d[np.lexsort(d.T)]
+
+@pytest.mark.parametrize('symbol', ['AAPL', 'GOOG'])
+def test_shuffled_days_invariants(symbol):
+    df = load_ohlcv(symbol); sh = shuffled_days(df, seed=3)
+    assert is_validated(sh) and list(sh.columns) == OHLCV
+    pd.testing.assert_frame_equal(validate_ohlcv(sh), sh)
+    pd.testing.assert_index_equal(sh.index, df.index)
+    pd.testing.assert_series_equal(sh.iloc[0], df.iloc[0])
+    r0, r = (np.diff(np.log(d['Close'].to_numpy())) for d in (df, sh))
+    np.testing.assert_allclose(np.sort(r), np.sort(r0), rtol=0, atol=1e-12)
+    assert np.mean(r > 0) == np.mean(r0 > 0) and not np.allclose(r, r0)
+    np.testing.assert_allclose(days(sh), days(df), rtol=1e-12)          # whole days moved, volume with its bar
+    c = df['Close'].to_numpy()
+    np.testing.assert_allclose(sh['Close'].iloc[-1], c[0] * np.prod(c[1:] / c[:-1]), rtol=1e-12)
+
+def test_shuffled_days_removes_dependence():
+    df = load_ohlcv('IBM'); a0 = np.abs(np.diff(np.log(df['Close'].to_numpy()))); n = len(a0)
+    assert np.corrcoef(a0[:-1], a0[1:])[0, 1] > 0.15                    # volatility clusters in the real order ...
+    for seed in range(5):                                                # ... and not in any shuffled one
+        a = np.abs(np.diff(np.log(shuffled_days(df, seed)['Close'].to_numpy())))
+        assert abs(np.corrcoef(a[:-1], a[1:])[0, 1]) < 3 / np.sqrt(n)
+
+def test_shuffled_days_seeds():
+    df = random_walk_ohlcv(200, seed=1)
+    pd.testing.assert_frame_equal(shuffled_days(df, 7), shuffled_days(df, 7))
+    pd.testing.assert_frame_equal(shuffled_days(df), shuffled_days(df, seed=0))
+    assert frame_hash(shuffled_days(df, 7)) != frame_hash(shuffled_days(df, 8))
+    pd.testing.assert_frame_equal(shuffled_days(df.iloc[::-1].assign(Extra=1), 7), shuffled_days(df, 7))
+    shuffled_days(df, seed=2**32 - 1)
+
+def test_shuffled_days_adjusts_a_raw_frame():
+    df = random_walk_ohlcv(100, seed=2); raw = df.copy()
+    raw.iloc[:50, :4] *= 2; raw.iloc[:50, 4] /= 2; raw['Adj Close'] = df['Close']   # an unadjusted 2-for-1 split
+    pd.testing.assert_frame_equal(shuffled_days(raw, 5), shuffled_days(df, 5))
+
+@pytest.mark.parametrize('kw,err,msg', [
+    (dict(seed=-1), ConfigError, r'seed must be an integer in \[0, 4294967295\]; got -1'),
+    (dict(seed=2**32), ConfigError, 'got 4294967296'),
+    (dict(seed=1.0), ConfigError, r'got 1.0 \(float\)'),
+    (dict(seed='1'), ConfigError, r"got '1' \(str\)"),
+    (dict(seed=True), ConfigError, r'got True \(bool\)'),
+    (dict(df=random_walk_ohlcv(2)), DataError, r'df must hold at least 3 bars to shuffle .*; got 2'),
+    (dict(df=random_walk_ohlcv(10).drop(columns='High')), DataError, "column 'High' missing"),
+    (dict(df=random_walk_ohlcv(10).reset_index()), DataError, 'index must be a DatetimeIndex'),
+    (dict(df=[1, 2, 3]), DataError, 'expected a pandas DataFrame; got list'),
+])
+def test_shuffled_days_bad_input(kw, err, msg):
+    kw = {'df': random_walk_ohlcv(10), **kw}
+    with pytest.raises(err, match=msg): shuffled_days(**kw)
