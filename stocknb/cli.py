@@ -67,14 +67,18 @@ def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models
 # %% ../nbs/15_cli.ipynb #54d6d4fd
 def _add_gate_args(p:argparse.ArgumentParser):
     "The gate's thresholds, the multiple-testing rule, stacking and the seed (commands that validate and train)."
+    from stocknb.metrics import MULTIPLE_TESTING
     from stocknb.pipeline import PipelineConfig as C
     p.add_argument('--wfe-threshold', type=float, default=C.wfe_threshold,
-                   help='gate: minimum WFE in %% (default 40)')
+                   help=f'gate: minimum WFE in %% (default {C.wfe_threshold:g})')
     p.add_argument('--alpha', type=float, default=C.alpha,
-                   help='gate: maximum p-value of the OOF accuracy, Holm-adjusted over the models of the run '
-                        '(default 0.01)')
-    p.add_argument('--multiple-testing', default=C.multiple_testing, choices=('holm', 'none'),
-                   help="gate: 'holm' corrects each p-value for the number of models judged (default); 'none'")
+                   help='gate: largest p-value that passes: the one-sided Pesaran-Timmermann test of the OOF '
+                        'accuracy against the skill-free accuracy, after --multiple-testing (default %(default)g)')
+    p.add_argument('--multiple-testing', default=C.multiple_testing, choices=MULTIPLE_TESTING,
+                   help="how the p-values of a run are corrected for their number (every model of the run; in "
+                        "`universe`, every symbol and model): 'holm' keeps the chance of any false pass at "
+                        "--alpha (default); 'bh' (Benjamini-Hochberg) keeps the expected share of false passes "
+                        "among the passes at --alpha; 'none' tests each at --alpha")
     p.add_argument('--stacking', action='store_true',
                    help='also validate a regime-aware XGBoost stack of the models; production when it passes')
     p.add_argument('--max-sign-share', type=float, default=C.max_sign_share,
@@ -121,7 +125,7 @@ def cmd_run(a) -> int:
     pipe = ProductionPipeline(_config(a))
     if not a.validate_only: check_writable(pipe.root)        # before hours of work, not after
     rep = pipe.run_validation(progress=None)
-    out = {'report': json.loads(rep.to_frame().to_json(orient='index')),
+    out = {'report': json.loads(rep.to_frame().to_json(orient='index')), 'correction': rep.correction,
            'gates': {m: g.reason for m, g in rep.gates.items()}, 'data_warnings': rep.data.get('warnings', [])}
     if a.format != 'json': print(rep.to_text() if a.format == 'table' else rep.to_markdown())
     if a.validate_only:
@@ -205,20 +209,36 @@ def _add_universe_args(p:argparse.ArgumentParser):
     _add_output_args(p)
 
 # %% ../nbs/15_cli.ipynb #247d155e
-def _ok_rows(u):
-    "The rows of the symbols that ran: the columns a reader needs (`trained` only with --train)."
+_SHOWN = {'symbol': 'symbol', 'model': 'model', 'oof_n': 'days', 'accuracy': 'accuracy', 'skill_free': 'skill-free',
+          'p_raw': 'p', 'p_value': 'p adj.', 'sharpe': 'Sharpe', 'hold_sharpe': 'B&H', 'passed': 'passed',
+          'trained': 'trained', 'train_note': 'note'}
+
+def _ok_rows(u, names:bool=True):
+    "The rows of the symbols that ran: the columns a reader needs (`trained` only with --train), named for reading."
     T = u.table[u.table.status == 'ok']
-    cols = [c for c in ('symbol', 'model', 'oof_n', 'accuracy', 'se', 'p_value', 'ic', 'sharpe', 'passed', 'trained',
-                        'train_note') if c in T and (c not in ('trained', 'train_note') or T['trained'].notna().any())]
-    return T[cols].astype({'oof_n': 'int64'})
+    cols = [c for c in _SHOWN if c in T and (c not in ('trained', 'train_note') or T['trained'].notna().any())]
+    T = T[cols].astype({'oof_n': 'int64'})
+    return T.rename(columns=_SHOWN) if names else T
+
+def _correction_line(u) -> str:
+    "What 'p adj.' is: the method and the number of tests it corrected over."
+    k = u.correction
+    how = {'holm': 'Holm (any false pass ≤ α)', 'bh': 'Benjamini-Hochberg (false-discovery rate ≤ α)',
+           'none': 'not corrected'}[k['method']]
+    return (f"p: one-sided Pesaran-Timmermann against the skill-free accuracy; p adj.: {how} over all {k['m']} "
+            f"(symbol, model) tests of the run, α = {k['alpha']:g}; a model passes only on p adj.; Sharpe: the "
+            f"sign strategy after costs, B&H: buy & hold over the same days")
 
 def _universe_text(u, xs) -> str:
     "The universe run as text: one row per symbol and model, the failures, the cross-section."
+    import textwrap
     out = [f"{u.table.symbol.nunique()} symbol(s) on {u.where} in {u.seconds:.0f} s"]
     if (u.table.status == 'ok').any():
-        out += ['', _ok_rows(u).to_string(index=False, float_format=lambda v: f"{v:.4f}")]
+        fmt = lambda v: f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.1e}"
+        out += ['', _ok_rows(u).to_string(index=False, float_format=fmt), '',
+                textwrap.fill(_correction_line(u), 100)]
     if len(u.failures):
-        out += ['', 'failed:', *(f"  {r.symbol}: {r.error_type}: {r.error}" for r in u.failures.itertuples())]
+        out += ['', 'failed:', *(f"  {r.symbol} ({r.stage}): {r.error_type}: {r.error}" for r in u.failures.itertuples())]
     if xs is not None:
         out += ['', 'cross-section (per date across symbols; t: Newey-West):',
                 xs.to_string(float_format=lambda v: f"{v:.4f}")]
@@ -245,11 +265,11 @@ def cmd_universe(a) -> int:
     ran = u.closes.shape[1]
     xs = u.cross_section(k=a.k) if u.predictions and ran >= max(3, 2 * a.k) else None
     if a.format == 'json':
-        print(json.dumps({'table': json.loads(u.table.to_json(orient='records')),
+        print(json.dumps({'table': json.loads(u.table.to_json(orient='records')), 'correction': u.correction,
                           'failures': u.failures.to_dict(orient='records'), 'where': u.where, 'seconds': u.seconds,
                           'cross_section': None if xs is None else json.loads(xs.to_json(orient='index'))}, indent=2))
     elif a.format == 'md':
-        if (u.table.status == 'ok').any(): print(_md(_ok_rows(u)))
+        if (u.table.status == 'ok').any(): print(_md(_ok_rows(u)) + '\n' + _correction_line(u))
         if xs is not None: print('\n' + _md(xs.reset_index(names='model')))
     else: print(_universe_text(u, xs))
     if not ran: return EXIT_BAD_INPUT
