@@ -809,18 +809,27 @@ if __name__ == '__main__' and '__file__' in globals():   # `python -m stocknb.pi
     sys.exit(main(['run', *sys.argv[1:]]))
 
 # %% ../nbs/13_pipeline.ipynb #790ceef4
+def _placebo_sets(placebo_seeds, placebo_days, shuffled_symbols, shuffled_seed) -> list:
+    "(name, bars) of the skill-free data: random walks, and real bundled days shuffled (drift kept, timing gone)."
+    from stocknb.data import random_walk_ohlcv, sample_symbols, shuffled_days
+    syms = sample_symbols() if shuffled_symbols is None else tuple(shuffled_symbols)
+    return ([(f'random walk {s}', random_walk_ohlcv(placebo_days, seed=s)) for s in placebo_seeds] +
+            [(f'shuffled {s} ({shuffled_seed})', shuffled_days(load_ohlcv(s), seed=shuffled_seed)) for s in syms])
+
 def honesty_check(models:tuple=('xgb', 'lgbm'), # pipeline model names
                   placebo_seeds:tuple=(1, 2, 4), # seeds of `random_walk_ohlcv`
                   placebo_days:int=3000, # days per random walk
+                  shuffled_symbols:tuple|None=None, # bundled symbols whose days are shuffled (None: all; (): none)
+                  shuffled_seed:int=0, # the order of `data.shuffled_days`
                   planted_days:int=8000, # days of `planted_signal_ohlcv`
                   phi:float=0.2, # the planted AR(1) coefficient
                   planted_seed:int=7, # seed of the planted data
                   **config, # other `PipelineConfig` settings (model_params, seed, ...)
                  ) -> pd.DataFrame:
-    "Placebo and planted runs of `models` through the pipeline: accuracy, z against 50 %, gate and verdict per row."
-    from stocknb.data import random_walk_ohlcv, planted_signal_ohlcv, bayes_direction_accuracy
+    "Placebo (random walks, shuffled real days) and planted runs of `models`: accuracy vs skill-free, gate, verdict."
+    from stocknb.data import planted_signal_ohlcv, bayes_direction_accuracy
     bar = 0.5 + 0.7 * (bayes_direction_accuracy(phi) - 0.5)
-    sets = [(f'random walk {s}', random_walk_ohlcv(placebo_days, seed=s), None) for s in placebo_seeds]
+    sets = [(n, d, None) for n, d in _placebo_sets(placebo_seeds, placebo_days, shuffled_symbols, shuffled_seed)]
     sets.append((f'planted φ={phi:g}', planted_signal_ohlcv(planted_days, phi=phi, seed=planted_seed), bar))
     rows = []
     for name, df, need in sets:
@@ -828,31 +837,41 @@ def honesty_check(models:tuple=('xgb', 'lgbm'), # pipeline model names
             data=df, record=False, progress=False)
         for m, r in rep.results.items():
             o, g = r.oof_metrics, rep.gates[m]
-            z = (o.direction_accuracy - 0.5) / o.direction_se
+            z = o.excess / o.excess_se
             ok = (abs(z) <= 3 and not g.passed) if need is None else (o.direction_accuracy >= need and g.passed)
-            rows.append({'data': name, 'model': m, 'accuracy': o.direction_accuracy, 'se': o.direction_se, 'z': z,
-                         'p_value': o.direction_pvalue, 'bar': need, 'gate': 'passed' if g.passed else 'failed',
+            rows.append({'data': name, 'model': m, 'accuracy': o.direction_accuracy, 'se': o.direction_se,
+                         'skill_free': o.skill_free_accuracy, 'z': z, 'p_value': o.direction_pvalue,
+                         'coin_p': o.coin_pvalue, 'bar': need, 'gate': 'passed' if g.passed else 'failed',
                          'failed': ', '.join(g.failed), 'verdict': 'ok' if ok else 'DEFECT'})
     return pd.DataFrame(rows).set_index(['data', 'model'])
 
 # %% ../nbs/13_pipeline.ipynb #c37386de
 def false_pass_rate(models:tuple=('xgb', 'lgbm', 'lstm', 'xlstm'), # pipeline model names
-                    seeds=range(20), # seeds of `random_walk_ohlcv`
+                    seeds=range(20), # seeds of the placebo data
                     days:int=3000, # days per random walk
                     stacking:bool=True, # judge the stack too
                     progress:bool=False, # a bar over the seeds
+                    placebo:str='random walk', # 'random walk', or 'shuffled days': seed s shuffles symbol s mod 4
                     **config, # other `PipelineConfig` settings (alpha, multiple_testing, model_params, ...)
                    ) -> pd.DataFrame:
     "Placebo runs of the whole pipeline: per seed, did any model pass the gate, or the significance test (raw, Holm)?"
     from tqdm import tqdm
-    from stocknb.data import random_walk_ohlcv
-    rows = []
+    from stocknb.data import random_walk_ohlcv, sample_symbols, shuffled_days
+    if placebo not in ('random walk', 'shuffled days'):
+        raise ConfigError(f"placebo must be 'random walk' or 'shuffled days'; got {placebo!r}")
+    syms, rows = sample_symbols(), []
     for s in tqdm(list(seeds), desc='placebo seeds', disable=not progress):
+        sym = syms[s % len(syms)]
+        df = random_walk_ohlcv(days, seed=s) if placebo == 'random walk' else shuffled_days(load_ohlcv(sym), seed=s)
         c = PipelineConfig(symbol='PLACEBO', models=tuple(models), stacking=stacking, **config)
-        rep = ProductionPipeline(c).run_validation(data=random_walk_ohlcv(days, seed=s), record=False, progress=False)
+        rep = ProductionPipeline(c).run_validation(data=df, record=False, progress=False)
         p = {m: r.oof_metrics.direction_pvalue for m, r in rep.results.items()}
-        rows.append({'seed': s, 'models': len(p), 'min_p': min(p.values()), 'best': min(p, key=p.get),
+        coin = {m: r.oof_metrics.coin_pvalue for m, r in rep.results.items()}
+        rows.append({'seed': s, 'data': placebo if placebo == 'random walk' else f'shuffled {sym}', 'models': len(p),
+                     'min_p': min(p.values()), 'best': min(p, key=p.get),
                      'any_p_below_alpha': any(v < c.alpha for v in p.values()),
                      'any_holm_significant': bool(holm_bonferroni(p, c.alpha)['reject'].any()),
-                     'any_passed': bool(rep.passed), 'passed': ', '.join(rep.passed)})
+                     'any_passed': bool(rep.passed), 'passed': ', '.join(rep.passed),
+                     'any_coin_below_alpha': any(v < c.alpha for v in coin.values()),
+                     'any_coin_holm_significant': bool(holm_bonferroni(coin, c.alpha)['reject'].any())})
     return pd.DataFrame(rows).set_index('seed')

@@ -113,3 +113,31 @@ def test_run_stacking_trains_the_ensemble_and_predicts_with_confidence(tmp_path)
 def test_multiple_testing_choice_is_checked():
     r = run('run', '--multiple-testing', 'bonferroni')
     assert r.returncode == 2 and "invalid choice: 'bonferroni'" in r.stderr
+
+
+# ---------------------------------------------------------------- skill means timing, in every output
+def test_run_json_states_the_skill_free_null_and_the_correction_used(tmp_path):
+    "JSON: up-shares, skill-free accuracy, excess ± s.e., the p used (BH over the 2 models here), Sharpe vs B&H."
+    from stocknb.metrics import adjust_pvalues
+    r = run('run', '--symbol', 'IBM', '--validate-only', '--json', '--multiple-testing', 'bh', '--models-dir',
+            str(tmp_path))
+    assert r.returncode == 3, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out['correction'] == {'method': 'bh', 'm': 2, 'scope': 'the models of this run'}
+    rep = out['report']
+    for m, x in rep.items():
+        assert x['excess'] == pytest.approx(x['accuracy'] - x['skill_free'], abs=1e-9)     # JSON keeps 10 digits
+        assert x['skill_free'] == pytest.approx(x['pred_up'] * x['outcome_up'] + (1 - x['pred_up']) * (1 - x['outcome_up']))
+        assert x['sharpe_vs_hold'] == pytest.approx(x['sharpe'] - x['hold_sharpe']) and 0 < x['excess_se'] < 0.02
+        assert 0 < x['coin_p'] <= 1 and 0 < x['p_raw'] <= 1
+    adj = adjust_pvalues({m: x['p_raw'] for m, x in rep.items()}, 'bh')
+    assert all(rep[m]['p_value'] == pytest.approx(adj.loc[m, 'adjusted_p']) for m in rep)
+
+def test_run_table_fits_100_columns_and_explains_its_columns(tmp_path):
+    r = run('run', '--symbol', 'GOOG', '--validate-only', '--models-dir', str(tmp_path))
+    assert r.returncode == 3, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    head = next(l for l in lines if l.startswith('model '))
+    assert head.split() == ['model', 'accuracy', 'skill-free', 'excess', '±', 's.e.', 'up:', 'calls/days', 'p', 'Sharpe',
+                            'B&H', 'decision']
+    assert max(map(len, lines)) <= 100 and 'Pesaran–Timmermann' in r.stdout and 'buy & hold over the same days' in r.stdout

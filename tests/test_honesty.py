@@ -1,12 +1,13 @@
 """The honesty harness: the project's acceptance test of itself.
 
-On data with nothing to predict the pipeline must report no skill and pass no model; on data with a
-planted signal of known strength it must find most of it and pass the gate. `pytest --slow` adds the
-20-seed placebo variant."""
+On data with nothing to predict — random walks, and real days in random order (drift kept) — the
+pipeline must report no skill and pass no model; on data with a planted signal of known strength it
+must find most of it and pass the gate; a predictor that only leans with the drift must fail.
+`pytest --slow` adds the 20-seed placebo variants and every model on every shuffled series."""
 import numpy as np, pandas as pd, pytest
 from stocknb.data import random_walk_ohlcv, planted_signal_ohlcv, bayes_direction_accuracy
-from stocknb.data import regime_switching_ohlcv
-from stocknb.pipeline import ProductionPipeline, PipelineConfig, false_pass_rate
+from stocknb.data import regime_switching_ohlcv, load_ohlcv, sample_symbols, shuffled_days
+from stocknb.pipeline import ProductionPipeline, PipelineConfig, false_pass_rate, gate_decision
 
 # Seeds 1-20 were all run (see the slow test). Before the gate corrected for the number of models, a
 # no-skill model passed the significance test about 1 % of the time, and over 40 model-seed pairs two
@@ -144,11 +145,65 @@ def test_stack_turns_regime_blind_bases_into_skill():
     assert sv.meta_tests['trees'].any()
 
 @pytest.mark.slow
-def test_pipeline_false_pass_rate_over_20_seeds():
-    "Four models and the stack judged together on 20 random walks: some model passes the gate on ≤ 2α of them."
-    fp = false_pass_rate(('xgb', 'lgbm', 'lstm', 'xlstm'), seeds=range(20), days=3000)
+@pytest.mark.parametrize('placebo', ['random walk', 'shuffled days'])
+def test_pipeline_false_pass_rate_over_20_seeds(placebo):
+    "Four models and the stack judged together on 20 placebo series: some model passes the gate on ≤ 2α of them."
+    fp = false_pass_rate(('xgb', 'lgbm', 'lstm', 'xlstm'), seeds=range(20), days=3000, placebo=placebo)
     alpha = PipelineConfig().alpha
     print(fp.to_string())
     print(f"any p < alpha {fp.any_p_below_alpha.mean():.0%}, any Holm-significant {fp.any_holm_significant.mean():.0%}, "
           f"any passed the gate {fp.any_passed.mean():.0%}")
     assert fp.any_passed.mean() <= 2 * alpha
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Skill means timing: real days shuffled keep the drift and lose the timing; a lean with the drift is not skill.
+
+SHUFFLE_SEEDS = (0, 1, 2)
+
+@pytest.fixture(scope='module')
+def shuffled_gbm():
+    "xgb, lgbm and their stack on the shuffled days of every bundled symbol, three orders each."
+    return {(s, k): validate(shuffled_days(load_ohlcv(s), seed=k), f'SH{s}', stacking=True)
+            for s in sample_symbols() for k in SHUFFLE_SEEDS}
+
+def _no_skill(rep, where):
+    assert rep.passed == [], {m: g.reason for m, g in rep.gates.items()}
+    for m, r in rep.results.items():
+        o = r.oof_metrics
+        assert abs(o.excess) <= 3 * o.excess_se, f"{where} {m}: {o}"
+
+@pytest.mark.parametrize('symbol', sample_symbols())
+def test_shuffled_days_no_gbm_or_stack_passes(shuffled_gbm, symbol):
+    for k in SHUFFLE_SEEDS:
+        rep = shuffled_gbm[(symbol, k)]
+        assert set(rep.results) == {'xgb', 'lgbm', 'stack'}
+        _no_skill(rep, f"shuffled {symbol} ({k})")
+
+def test_shuffled_days_no_sequence_model_passes():
+    "One shuffled series in CI for the sequence models (every series and the stack over all four: --slow)."
+    rep = validate(shuffled_days(load_ohlcv('AAPL'), seed=0), 'SHAAPL', models=('lstm', 'xlstm'))
+    print(rep.to_text())
+    _no_skill(rep, 'shuffled AAPL (0)')
+
+@pytest.mark.slow
+@pytest.mark.parametrize('symbol', sample_symbols())
+def test_shuffled_days_no_model_passes_all_models(symbol):
+    for k in SHUFFLE_SEEDS:
+        rep = validate(shuffled_days(load_ohlcv(symbol), seed=k), f'SH{symbol}', stacking=True,
+                       models=('xgb', 'lgbm', 'lstm', 'xlstm'))
+        print(rep.to_text())
+        _no_skill(rep, f"shuffled {symbol} ({k})")
+
+def test_lean_long_passes_the_coin_and_fails_the_gate():
+    "Up at random on 75 % of days, on a walk up on 55 % of days: accuracy ≥ 2 s.e. above 50 %, and no skill."
+    from stocknb.features import make_dataset
+    from stocknb.walk_forward import LeanLongModel, WalkForwardValidator
+    ds = make_dataset(random_walk_ohlcv(8000, seed=5, sigma=0.015, drift=0.1257 * 0.015))
+    wf = WalkForwardValidator(5).validate(LeanLongModel, ds.X, ds.y)
+    o, cfg = wf.oof_metrics, PipelineConfig()
+    assert o.n_direction >= 3000 and o.direction_accuracy - 0.5 >= 2 * o.direction_se, str(o)
+    assert o.coin_pvalue < cfg.alpha                                  # what the gate used to test: a pass
+    g = gate_decision('lean long', wf, cfg)
+    assert not g.passed and g.failed == ['significance'], g.reason   # WFE, collapse and sign do not catch it
+    assert abs(o.excess) < 3 * o.excess_se and abs(o.pred_up_share - 0.75) < 0.02

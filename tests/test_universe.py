@@ -3,7 +3,7 @@ per symbol; production training of several symbols into one models folder from p
 import json, subprocess, sys
 import numpy as np, pandas as pd, pytest
 from stocknb.data import random_walk_ohlcv, planted_signal_ohlcv
-from stocknb.pipeline import PipelineConfig, ProductionModel
+from stocknb.pipeline import PipelineConfig, ProductionModel, ProductionPipeline
 from stocknb.universe import run_universe
 
 def _universe(d, broken=True):
@@ -50,6 +50,42 @@ def test_ray_local_gives_identical_results(folder, loky, tmp_path):
     u = run_universe(config=_config(tmp_path), data_dir=folder, backend='ray', n_jobs=2, progress=False)
     pd.testing.assert_frame_equal(_numbers(u), _numbers(loky))
 
+def _adjusted(u, method):
+    from stocknb.metrics import adjust_pvalues
+    ok = u.table[u.table.status == 'ok'].set_index(['symbol', 'model'])
+    return ok, adjust_pvalues(ok['p_raw'], method, u.correction['alpha'])
+
+def test_every_symbol_and_model_is_corrected_together(loky):
+    "The table's p_value is Holm over all (symbol, model) tests of the run; the history records the same."
+    from stocknb.artifacts import read_history
+    ok, a = _adjusted(loky, 'holm')
+    assert loky.correction == {'method': 'holm', 'm': 3, 'alpha': 0.01}
+    np.testing.assert_allclose(ok['p_value'], a['adjusted_p'], rtol=1e-12)
+    assert not (ok['passed'] & (ok['p_value'] >= 0.01)).any()
+    for s, m in ok.index:
+        h = read_history(loky.config['models_dir'], s)[-1]
+        assert h['id'] == ok.loc[(s, m), 'validation_id'] and h['models'][m]['p_value'] == ok.loc[(s, m), 'p_value']
+
+@pytest.mark.parametrize('method', ['bh', 'none'])
+def test_benjamini_hochberg_or_no_correction_on_request(folder, tmp_path, method):
+    u = run_universe(config=_config(tmp_path, multiple_testing=method), data_dir=folder, n_jobs=2, progress=False)
+    ok, a = _adjusted(u, method)
+    assert u.correction['method'] == method and u.correction['m'] == 3
+    np.testing.assert_allclose(ok['p_value'], a['adjusted_p'], rtol=1e-12)
+    if method == 'none': np.testing.assert_allclose(ok['p_value'], ok['p_raw'])
+
+def test_a_symbol_passes_only_on_its_universe_adjusted_p(folder, loky, tmp_path):
+    "With α between PL's p and 3 × its p, PL passes the gate alone and fails as one test of three."
+    ok = loky.table.set_index('symbol')
+    assert ok.loc['PL', 'passed'], 'the planted symbol passes at the default α'
+    alpha = 2 * ok.loc['PL', 'p_raw']
+    alone = ProductionPipeline(_config(tmp_path/'alone', alpha=alpha, symbol='PL', source='csv',
+                                       path=str(folder/'PL.csv'))).run_validation(progress=False)
+    assert alone.passed == ['xgb']
+    u = run_universe(config=_config(tmp_path/'u', alpha=alpha), data_dir=folder, n_jobs=2, progress=False)
+    pl = u.table.set_index('symbol').loc['PL']
+    assert not pl['passed'] and pl['p_value'] == pytest.approx(3 * pl['p_raw'], rel=1e-12)
+
 def test_train_saves_each_passing_symbol_from_parallel_processes(tmp_path):
     d = tmp_path/'data'; d.mkdir()
     planted_signal_ohlcv(1500, phi=0.3, seed=41).to_csv(d/'PA.csv')
@@ -75,6 +111,18 @@ def test_cli_universe_json_and_partial_exit_code(folder, tmp_path):
     out = json.loads(r.stdout)
     assert [f['symbol'] for f in out['failures']] == ['BAD'] and 'xgb' in out['cross_section']
     assert {row['symbol'] for row in out['table'] if row['status'] == 'ok'} == {'PL', 'RW0', 'RW1'}
+    assert out['correction'] == {'method': 'holm', 'm': 3, 'alpha': 0.01}
+    r = subprocess.run([sys.executable, '-m', 'stocknb.cli', 'universe', '--data-dir', str(folder), '--models', 'xgb',
+                        '--n-jobs', '2', '--models-dir', str(tmp_path), '--multiple-testing', 'bh'],
+                       capture_output=True, text=True, timeout=600)
+    head = next(l for l in r.stdout.splitlines() if l.lstrip().startswith('symbol'))
+    assert head.split() == ['symbol', 'model', 'days', 'accuracy', 'skill-free', 'p', 'p', 'adj.', 'Sharpe', 'B&H',
+                            'passed']
+    assert 'p adj.: Benjamini-Hochberg (false-discovery rate ≤ α) over all 3 (symbol, model) tests' in ' '.join(r.stdout.split())
+    lines = r.stdout.splitlines()
+    i = lines.index(head)
+    table = lines[i:lines.index('', i)]
+    assert len(table) == 4 and max(map(len, table)) <= 100, table
 
 @pytest.mark.parametrize('backend,module,extra', [('ray', 'ray', 'ray'), ('dask', 'dask.distributed', 'dask')])
 def test_a_missing_cluster_library_is_refused_before_any_symbol_runs(monkeypatch, folder, tmp_path, backend, module,
@@ -109,7 +157,8 @@ def test_yfinance_universe_offline_with_a_stand_in_module(monkeypatch, tmp_path)
     planted = planted_signal_ohlcv(1200, phi=0.3, seed=33)
     (tmp_path/'csv').mkdir(); planted.to_csv(tmp_path/'csv'/'PLNT.csv')
     ref = run_universe(config=_config(tmp_path/'m2'), data_dir=tmp_path/'csv', n_jobs=1, progress=False)
-    cols = ['symbol', 'model', 'status', 'oof_n', 'accuracy', 'se', 'p_value', 'ic', 'sharpe', 'wfe_%', 'passed']
+    cols = ['symbol', 'model', 'status', 'oof_n', 'accuracy', 'se', 'skill_free', 'p_raw', 'p_value', 'ic', 'sharpe',
+            'hold_sharpe', 'wfe_%', 'passed']
     ok = _numbers(u).query("status == 'ok'")[cols].reset_index(drop=True)
     pd.testing.assert_frame_equal(ok, _numbers(ref)[cols], check_dtype=False)   # the same bars, the same numbers
     run_universe(['PLNT'], cfg, n_jobs=1, progress=False)
