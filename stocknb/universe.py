@@ -196,7 +196,7 @@ class UniverseResult:
 
 # %% ../nbs/14_universe.ipynb #7387775a
 _COLS = ['oof_n', 'accuracy', 'se', 'pred_up', 'outcome_up', 'skill_free', 'excess', 'excess_se', 'p_raw', 'p_value',
-         'ic', 'sharpe', 'hold_sharpe', 'sharpe_vs_hold', 'wfe_%', 'passed']
+         'coin_p', 'ic', 'sharpe', 'hold_sharpe', 'sharpe_vs_hold', 'wfe_%', 'passed']
 
 def _rows(o:dict, models:list, tr:dict|None) -> list:
     "The table rows of one symbol: its corrected validation, and its training (`tr`, with `train=True`)."

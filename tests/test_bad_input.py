@@ -215,7 +215,7 @@ PY = {  # id: (function of the world, error type, message)
                                 "gate_alpha must be a finite number in (0, 1]; got 1.5"),
     'config-stacking-not-bool': (lambda w: PipelineConfig(stacking=1), ConfigError, "PipelineConfig.stacking must be True or False"),
     'config-multiple-testing-unknown': (lambda w: PipelineConfig(multiple_testing='bonferroni'), ConfigError,
-                                        "PipelineConfig.multiple_testing must be one of 'holm', 'none'; got 'bonferroni'"),
+                                        "PipelineConfig.multiple_testing must be one of 'holm', 'bh', 'none'; got 'bonferroni'"),
     'stack-base-name-is-a-path': (lambda w: StackingEnsembleTrainer({'../x': MODELS['xgb'].factory(PipelineConfig())}),
                                   ConfigError, "base model name(s) ['../x'] are not plain names or are reserved"),
     'stack-base-name-reserved': (lambda w: StackingEnsembleTrainer({'adx': MODELS['xgb'].factory(PipelineConfig())}),
