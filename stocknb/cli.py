@@ -210,7 +210,8 @@ def _add_universe_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/15_cli.ipynb #247d155e
 _SHOWN = {'symbol': 'symbol', 'model': 'model', 'oof_n': 'days', 'accuracy': 'accuracy', 'skill_free': 'skill-free',
-          'p_raw': 'p', 'p_value': 'p adj.', 'sharpe': 'Sharpe', 'hold_sharpe': 'B&H', 'passed': 'passed',
+          'p_raw': 'p', 'p_value': 'p adj.', 'sharpe': 'Sharpe', 'hold_sharpe': 'B&H', 'sharpe_vs_hold': 'vs B&H',
+          'passed': 'passed',
           'trained': 'trained', 'train_note': 'note'}
 
 def _ok_rows(u, names:bool=True):
@@ -227,7 +228,7 @@ def _correction_line(u) -> str:
            'none': 'not corrected'}[k['method']]
     return (f"p: one-sided Pesaran-Timmermann against the skill-free accuracy; p adj.: {how} over all {k['m']} "
             f"(symbol, model) tests of the run, α = {k['alpha']:g}; a model passes only on p adj.; Sharpe: the "
-            f"sign strategy after costs, B&H: buy & hold over the same days")
+            f"sign strategy after costs, B&H: buy & hold over the same days, vs B&H: the difference")
 
 def _universe_text(u, xs) -> str:
     "The universe run as text: one row per symbol and model, the failures, the cross-section."
@@ -236,7 +237,7 @@ def _universe_text(u, xs) -> str:
     if (u.table.status == 'ok').any():
         fmt = lambda v: f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.1e}"
         out += ['', _ok_rows(u).to_string(index=False, float_format=fmt), '',
-                textwrap.fill(_correction_line(u), 100)]
+                textwrap.fill(_correction_line(u), 100, break_on_hyphens=False)]
     if len(u.failures):
         out += ['', 'failed:', *(f"  {r.symbol} ({r.stage}): {r.error_type}: {r.error}" for r in u.failures.itertuples())]
     if xs is not None:

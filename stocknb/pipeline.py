@@ -837,8 +837,8 @@ def honesty_check(models:tuple=('xgb', 'lgbm'), # pipeline model names
             data=df, record=False, progress=False)
         for m, r in rep.results.items():
             o, g = r.oof_metrics, rep.gates[m]
-            z = o.excess / o.excess_se
-            ok = (abs(z) <= 3 and not g.passed) if need is None else (o.direction_accuracy >= need and g.passed)
+            z = o.excess / o.excess_se if o.excess_se > 0 else float('nan')     # NaN: one sign only, no timing
+            ok = (not abs(z) > 3 and not g.passed) if need is None else (o.direction_accuracy >= need and g.passed)
             rows.append({'data': name, 'model': m, 'accuracy': o.direction_accuracy, 'se': o.direction_se,
                          'skill_free': o.skill_free_accuracy, 'z': z, 'p_value': o.direction_pvalue,
                          'coin_p': o.coin_pvalue, 'bar': need, 'gate': 'passed' if g.passed else 'failed',
