@@ -163,3 +163,16 @@ def test_yfinance_universe_offline_with_a_stand_in_module(monkeypatch, tmp_path)
     pd.testing.assert_frame_equal(ok, _numbers(ref)[cols], check_dtype=False)   # the same bars, the same numbers
     run_universe(['PLNT'], cfg, n_jobs=1, progress=False)
     assert sorted(calls) == ['PLNT', 'ZZZZ']                             # the second run read the cache
+
+def test_adopt_validation_refuses_another_symbol_or_other_settings(folder, tmp_path):
+    "A worker trains only from a validation of its own symbol made with its own settings."
+    from stocknb.core import ConfigError
+    kw = dict(source='csv', path=str(folder/'PL.csv'))
+    rep = ProductionPipeline(_config(tmp_path, symbol='PL', **kw)).run_validation(progress=False, record=False)
+    assert ProductionPipeline(_config(tmp_path, symbol='PL', **kw)).adopt_validation(rep).report_ is rep
+    with pytest.raises(ConfigError, match='the validation is of PL; this pipeline is for RW0'):
+        ProductionPipeline(_config(tmp_path, symbol='RW0', **kw)).adopt_validation(rep)
+    with pytest.raises(ConfigError, match='PL: the validation was made with other settings'):
+        ProductionPipeline(_config(tmp_path, symbol='PL', alpha=0.05, **kw)).adopt_validation(rep)
+    with pytest.raises(ConfigError, match='rep must be a ValidationReport'):
+        ProductionPipeline(_config(tmp_path, symbol='PL', **kw)).adopt_validation({'passed': ['xgb']})
