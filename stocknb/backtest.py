@@ -304,7 +304,7 @@ def versus_buy_and_hold(pred, # predictions indexed by decision date (e.g. out-o
     missing = s.index.difference(c.index)
     if len(missing): raise DataError(f"{len(missing)} prediction date(s) have no close price, first {missing[0]}")
     i0, i1 = c.index.get_loc(s.index[0]), c.index.get_loc(s.index[-1])
-    if i1 + 1 >= len(c): raise DataError(f"no close after the last prediction ({s.index[-1]}): its day cannot be scored")
+    if i1 + 1 >= len(c): raise DataError(f"no close after the last prediction ({s.index[-1]}): nothing to score it on")
     px = c.iloc[i0:i1 + 2]
     pos = np.sign(s).fillna(0.0).reindex(px.index, fill_value=0.0)
     pos.iloc[-1] = pos.iloc[-2]                     # the last close decides nothing that is held: no exit trade

@@ -239,7 +239,8 @@ def _universe_text(u, xs) -> str:
         out += ['', _ok_rows(u).to_string(index=False, float_format=fmt), '',
                 textwrap.fill(_correction_line(u), 100, break_on_hyphens=False)]
     if len(u.failures):
-        out += ['', 'failed:', *(f"  {r.symbol} ({r.stage}): {r.error_type}: {r.error}" for r in u.failures.itertuples())]
+        out += ['', 'failed:', *(f"  {r.symbol} ({r.stage}): {r.error_type}: {r.error}"
+                                 for r in u.failures.itertuples())]
     if xs is not None:
         out += ['', 'cross-section (per date across symbols; t: Newey-West):',
                 xs.to_string(float_format=lambda v: f"{v:.4f}")]

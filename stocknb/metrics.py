@@ -176,14 +176,14 @@ def _rank(a:np.ndarray) -> np.ndarray:
 # %% ../nbs/04_metrics.ipynb #c5f60f98
 @dataclass(frozen=True)
 class ValidationMetrics:
-    "How a block of predictions scores: direction accuracy against the skill-free one, IC, errors, the sign strategy's risk."
+    "How a block of predictions scores: accuracy against the skill-free accuracy, IC, errors, the sign strategy's risk."
     n: int # rows scored
     n_direction: int # rows with y != 0 and a call (pred != 0): the direction-accuracy denominator
     hits: int # rows with sign(pred) == sign(y)
     n_nan_pred: int # NaN/inf predictions (flat, misses; left out of IC and errors)
     direction_accuracy: float # hits / n_direction
     direction_se: float # √(p(1−p)/n_direction)
-    direction_pvalue: float # one-sided Pesaran–Timmermann p-value: accuracy above the skill-free accuracy (NaN: undefined)
+    direction_pvalue: float # one-sided Pesaran–Timmermann p-value: accuracy over the skill-free one (NaN: undefined)
     coin_pvalue: float # one-sided exact binomial p-value of hits against 50 % (a coin; for comparison only)
     skill_free_accuracy: float # accuracy of a predictor without timing with the same sign shares, P*
     excess: float # direction_accuracy − skill_free_accuracy

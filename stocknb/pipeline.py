@@ -311,15 +311,16 @@ def _row(r:WalkForwardResult, g:GateDecision, e:dict) -> dict:
     return {'oof_n': o.n, 'coverage': o.coverage, 'accuracy': o.direction_accuracy, 'se': o.direction_se,
             'pred_up': o.pred_up_share, 'outcome_up': o.outcome_up_share, 'skill_free': o.skill_free_accuracy,
             'excess': o.excess, 'excess_se': o.excess_se, 'p_value': s['value'], 'p_raw': s['raw_p'],
-            'coin_p': o.coin_pvalue, 'ic': o.ic, 'sharpe': e.get('sharpe', nan), 'hold_sharpe': e.get('hold_sharpe', nan),
-            'sharpe_vs_hold': e.get('sharpe_vs_hold', nan), 'wfe_%': float(r.wfe), 'pardo_wfe_%': float(r.pardo_wfe),
+            'coin_p': o.coin_pvalue, 'ic': o.ic, 'sharpe': e.get('sharpe', nan),
+            'hold_sharpe': e.get('hold_sharpe', nan), 'sharpe_vs_hold': e.get('sharpe_vs_hold', nan),
+            'wfe_%': float(r.wfe), 'pardo_wfe_%': float(r.pardo_wfe),
             'consistency': r.consistency, 'pred_std_ratio': g.parts['collapse']['value'],
             'max_sign_share': g.parts['sign']['value'], **{f'gate_{k}': v['passed'] for k, v in g.parts.items()},
             'passed': g.passed}
 
 @patch
 def to_frame(self:ValidationReport) -> pd.DataFrame:
-    "A row per model: accuracy against the skill-free accuracy, the p-value used, Sharpe after costs vs buy & hold, WFE."
+    "A row per model: accuracy vs the skill-free accuracy, the p-value used, Sharpe after costs vs buy & hold, WFE."
     return pd.DataFrame({m: _row(r, self.gates[m], self.economics.get(m, {})) for m, r in self.results.items()}).T
 
 def _correction_note(k:dict) -> str:
@@ -334,7 +335,8 @@ def header(self:ValidationReport) -> list:
     d, c = self.data, self.config
     out = [f"{self.symbol}: {d['rows']:,} bars {d['first_date']} … {d['last_date']}; walk-forward {c.wf_mode}, "
            f"{c.n_splits} folds, purge {c.purge_rows}",
-           f"gate: WFE ≥ {c.wfe_threshold:g} %, Pesaran–Timmermann p < {c.alpha:g}{_correction_note(self.correction)}, "
+           f"gate: WFE ≥ {c.wfe_threshold:g} %, Pesaran–Timmermann p < {c.alpha:g}"
+           f"{_correction_note(self.correction)}, "
            f"pred. std ≥ {c.min_std_ratio:g} × target std, one sign on ≤ {c.max_sign_share:.0%} of days"]
     if self.stacking is not None:
         n = len(self.results['stack'].oof)
@@ -581,7 +583,8 @@ def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: con
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')
     self.report_ = ValidationReport(sym, c, _data_info(df, ds, c, data is None), results, gate_decisions(results, c),
                                     time.perf_counter() - t0, uuid.uuid4().hex, now, sv, _economics(results, df, c),
-                                    {'method': c.multiple_testing, 'm': len(results), 'scope': 'the models of this run'})
+                                    {'method': c.multiple_testing, 'm': len(results),
+                                     'scope': 'the models of this run'})
     if record: self._record(self.report_)
     return self.report_
 

@@ -206,7 +206,8 @@ def _rows(o:dict, models:list, tr:dict|None) -> list:
     rep = o['report']['validation']
     T = rep.to_frame()
     return [{**base, 'model': m, 'status': 'ok', **{c: T.loc[m, c] for c in _COLS},
-             'trained': None if tr is None else m in tr['trained'], 'train_note': '' if tr is None else tr['train_note'],
+             'trained': None if tr is None else m in tr['trained'],
+             'train_note': '' if tr is None else tr['train_note'],
              'validation_id': rep.id} for m in T.index]
 
 def _side_by_side(outs:list, key) -> pd.DataFrame:
@@ -258,7 +259,8 @@ def run_universe(symbols=None, # tickers (list or 'A,B,C'); None: every bundled 
         outs = _parallel(run_symbol, [(s, d, base) for s, d in src.items()], backend, progress, 'validating')
         correction = _correct(outs, cfg)
         for o in outs:                                        # the history says what the corrected gate said
-            if o['report'] is not None: _pipeline(o['symbol'], src[o['symbol']], base)._record(o['report']['validation'])
+            if o['report'] is None: continue
+            _pipeline(o['symbol'], src[o['symbol']], base)._record(o['report']['validation'])
         jobs = [(o['symbol'], src[o['symbol']], base, o['report']['validation']) for o in outs if o['report']]
         trains = _parallel(train_symbol, jobs, backend, progress, 'training') if train else []
     return _result(outs, trains, models, base, where, time.perf_counter() - t0, correction)

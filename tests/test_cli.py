@@ -127,7 +127,8 @@ def test_run_json_states_the_skill_free_null_and_the_correction_used(tmp_path):
     rep = out['report']
     for m, x in rep.items():
         assert x['excess'] == pytest.approx(x['accuracy'] - x['skill_free'], abs=1e-9)     # JSON keeps 10 digits
-        assert x['skill_free'] == pytest.approx(x['pred_up'] * x['outcome_up'] + (1 - x['pred_up']) * (1 - x['outcome_up']))
+        px, py = x['pred_up'], x['outcome_up']
+        assert x['skill_free'] == pytest.approx(px * py + (1 - px) * (1 - py))
         assert x['sharpe_vs_hold'] == pytest.approx(x['sharpe'] - x['hold_sharpe']) and 0 < x['excess_se'] < 0.02
         assert 0 < x['coin_p'] <= 1 and 0 < x['p_raw'] <= 1
     adj = adjust_pvalues({m: x['p_raw'] for m, x in rep.items()}, 'bh')
@@ -138,6 +139,7 @@ def test_run_table_fits_100_columns_and_explains_its_columns(tmp_path):
     assert r.returncode == 3, r.stderr[-2000:]
     lines = r.stdout.splitlines()
     head = next(l for l in lines if l.startswith('model '))
-    assert head.split() == ['model', 'accuracy', 'skill-free', 'excess', '±', 's.e.', 'up:', 'calls/days', 'p', 'Sharpe',
-                            'B&H', 'decision']
-    assert max(map(len, lines)) <= 100 and 'Pesaran–Timmermann' in r.stdout and 'buy & hold over the same days' in r.stdout
+    assert head.split() == ['model', 'accuracy', 'skill-free', 'excess', '±', 's.e.', 'up:', 'calls/days', 'p',
+                            'Sharpe', 'B&H', 'decision']
+    assert max(map(len, lines)) <= 100 and 'Pesaran–Timmermann' in r.stdout
+    assert 'buy & hold over the same days' in r.stdout

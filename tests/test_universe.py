@@ -116,9 +116,10 @@ def test_cli_universe_json_and_partial_exit_code(folder, tmp_path):
                         '--n-jobs', '2', '--models-dir', str(tmp_path), '--multiple-testing', 'bh'],
                        capture_output=True, text=True, timeout=600)
     head = next(l for l in r.stdout.splitlines() if l.lstrip().startswith('symbol'))
-    assert head.split() == ['symbol', 'model', 'days', 'accuracy', 'skill-free', 'p', 'p', 'adj.', 'Sharpe', 'B&H', 'vs',
-                            'B&H', 'passed']
-    assert 'p adj.: Benjamini-Hochberg (false-discovery rate ≤ α) over all 3 (symbol, model) tests' in ' '.join(r.stdout.split())
+    assert head.split() == ['symbol', 'model', 'days', 'accuracy', 'skill-free', 'p', 'p', 'adj.', 'Sharpe', 'B&H',
+                            'vs', 'B&H', 'passed']
+    said = ' '.join(r.stdout.split())
+    assert 'p adj.: Benjamini-Hochberg (false-discovery rate ≤ α) over all 3 (symbol, model) tests' in said
     lines = r.stdout.splitlines()
     i = lines.index(head)
     table = lines[i:lines.index('', i)]
