@@ -7,7 +7,8 @@ nbdev's own preprocessing (`show_doc` rendered, hidden cells and export directiv
 `_proc/`. With quarto on PATH, quarto renders it exactly as `nbdev_docs` would. Without quarto (it
 cannot be installed offline) the pure-Python `smalldocs` renders the site from the same `_proc/`
 and the same `_quarto.yml`, and the README is `index.ipynb` converted by nbconvert. Exits non-zero
-on any failure, and on any internal link (in the site or the README) that does not resolve.
+on any failure, on any internal link (in the site or the README) that does not resolve, and on any
+heading repeated on a page (an API entry documented twice).
 
 Pages are named as nbdev and quarto name them, from each notebook's `output-file` (`00_core.ipynb`
 becomes `core.html`), so the links nbdev writes (`…/core.html#check_symbol`) work. Links to the
@@ -29,6 +30,9 @@ def preprocess():
         return [pr.showdoc_nm(o) for o in pr.concat(cellp) if isinstance(o, pr._def_types) and o.name not in shown
                 and pr.showdoc_nm(o) not in shown and (o.name[0] != '_' or o.name[:2] == '__')] if cellp else []
     pr._def_names = _def_names
+    import nbdev.serve as sv                  # nbdev processes each notebook in a *spawned* worker, which imports
+    from fastcore.foundation import L         # nbdev afresh and so never sees the fix above: process in this one
+    sv.parallel = lambda f, items, *args, **kw: L(f(o) for o in items)
     shutil.rmtree(ROOT/'_proc', ignore_errors=True)
     cache, cfg, _ = q._pre_docs(n_workers=1)
     unlink_private(Path(cache))
@@ -132,6 +136,15 @@ def check_links(out:Path, cfg) -> list:
         if link.startswith(url): check(Path('README.md'), link[len(url):] or 'index.html', out/'index.html')
     return dead
 
+def duplicate_headings(out:Path) -> list:
+    "Headings that appear more than once on a page (an API entry documented twice), as 'page: heading × n'."
+    found = []
+    for f in sorted(out.glob('*.html')):
+        hs = re.findall(r'<h([1-6])\b[^>]*>(.*?)</h\1>', f.read_text(encoding='utf-8'), re.S)
+        names = [re.sub(r'\s+', ' ', re.sub(r'<[^>]+>', '', h)).strip() for _, h in hs]
+        found += [f"{f.name}: {n} × {names.count(n)}" for n in dict.fromkeys(names) if n and names.count(n) > 1]
+    return found
+
 def site(cache:Path, cfg):
     "Render the site into _docs/ with quarto when present, else smalldocs."
     out = ROOT/cfg.doc_path.name
@@ -152,6 +165,9 @@ def site(cache:Path, cfg):
     dead = check_links(out, cfg)
     if dead: sys.exit(f"{len(dead)} dead internal link(s):\n" + '\n'.join(dead[:50]))
     print("every internal link of the site and of the README resolves")
+    dup = duplicate_headings(out)
+    if dup: sys.exit(f"{len(dup)} heading(s) repeated on a page:\n" + '\n'.join(dup[:50]))
+    print("no heading is repeated on any page")
     return out
 
 def main():
