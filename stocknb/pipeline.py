@@ -421,6 +421,16 @@ def plot(self:ValidationReport):
     fig.suptitle(f"{self.symbol}: validation report"); fig.tight_layout()
     return fig
 
+# %% ../nbs/13_pipeline.ipynb #ebdd7199
+@patch
+def to_html(self:ValidationReport,
+            path:str|Path|None=None, # write the page to this file (atomically); None: only return it
+            data:pd.DataFrame|None=None, # the validated bars (None: loaded again from the source, hash-checked)
+           ) -> str:
+    "The report as one self-contained HTML page (`report.report_html`: gate, folds, equity vs buy & hold, ...)."
+    from stocknb.report import report_html       # the page is drawn by a module above this one
+    return report_html(self, path, data)
+
 # %% ../nbs/13_pipeline.ipynb #0d1f971f
 @patch
 def corrected(self:ValidationReport,

@@ -18,3 +18,19 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason='slow variant: run with pytest --slow')
     for it in items:
         if 'slow' in it.keywords: it.add_marker(skip)
+
+@pytest.fixture(scope='session')
+def chromium():
+    "Run headless Chromium: `chromium(*args) -> CompletedProcess`. Skipped without it, unless STOCKNB_REQUIRE_BROWSER=1."
+    import shutil, subprocess
+    exe = next((p for p in map(shutil.which, ('chromium', 'chromium-browser', 'google-chrome')) if p), None)
+    if exe is None:
+        if os.environ.get('STOCKNB_REQUIRE_BROWSER') == '1':
+            pytest.fail('STOCKNB_REQUIRE_BROWSER=1 but no Chromium is installed', pytrace=False)
+        pytest.skip('Chromium is not installed (CI installs Debian chromium)')
+    def run(*args, timeout=120):
+        r = subprocess.run([exe, '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+                            '--virtual-time-budget=5000', *args], capture_output=True, text=True, timeout=timeout)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return r
+    return run

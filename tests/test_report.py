@@ -1,0 +1,64 @@
+"""The HTML report of a validation run: one self-contained file (every plot inside it, nothing fetched), its numbers
+the run's own, refused when the bars are not the validated ones, written whole or not at all — and, in a real headless
+Chromium, it renders without a console message and every image decodes."""
+import html, os, re
+import pytest
+from stocknb.core import ConfigError, DataError
+from stocknb.data import planted_signal_ohlcv
+from stocknb.pipeline import PipelineConfig, ProductionPipeline
+from stocknb.metrics import sharpe_ratio
+from stocknb.report import strategy_returns
+
+@pytest.fixture(scope='module')
+def run():
+    "A stacked validation of a planted series (xgb, lgbm, stack), its bars, and its page written to a file."
+    df = planted_signal_ohlcv(2500, phi=0.2, seed=11)
+    cfg = PipelineConfig(symbol='PLANTED', models=('xgb', 'lgbm'), stacking=True,
+                         model_params={'xgb': {'n_estimators': 200}, 'lgbm': {'n_estimators': 200}})
+    rep = ProductionPipeline(cfg).run_validation(data=df, record=False, progress=False)
+    return rep, df
+
+def test_page_is_self_contained_and_states_the_runs_numbers(run, tmp_path):
+    rep, df = run
+    page = rep.to_html(tmp_path/'r.html', data=df)
+    assert (tmp_path/'r.html').read_text(encoding='utf-8') == page
+    umask = os.umask(0); os.umask(umask)
+    assert (tmp_path/'r.html').stat().st_mode & 0o777 == 0o666 & ~umask         # a report, not a private temp file
+    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', page)) == 3
+    assert not re.search(r'(src|href)="(https?:)?//', page) and '@import' not in page      # nothing from the network
+    for m, g in rep.gates.items():
+        assert f'<tr><th>{m}</th>' in page and g.reason.split(':')[0] in page
+    o = rep.results['xgb'].oof_metrics
+    assert f"{o.skill_free_accuracy:.4f}" in page and f"{rep.economics['xgb']['hold_sharpe']:+.2f}" in page
+    assert rep.id in page and html.escape('"xgboost": ') in page and "<h2>The stack's confidence</h2>" in page
+
+def test_equity_curves_are_the_runs_sign_strategies(run):
+    rep, df = run
+    R = strategy_returns(rep, df)
+    for m in ('xgb', 'lgbm'):                 # the report's Sharpe is the one the gate table states
+        assert R[m].std() > 0
+        assert sharpe_ratio(R[m]) == pytest.approx(rep.economics[m]['sharpe'], abs=1e-9)
+
+@pytest.mark.parametrize('how,err,msg', [
+    ('no data', ConfigError, 'PLANTED: this validation ran on bars given in memory; pass them as data='),
+    ('other bars', DataError, 'PLANTED: these bars are not the ones validated'),
+    ('a folder', ConfigError, 'is a folder; give a file name'),
+    ('no folder', ConfigError, "the folder of the report's output does not exist"),
+])
+def test_bad_input_is_refused_before_anything_is_written(run, tmp_path, how, err, msg):
+    rep, df = run
+    kw = {'no data': dict(path=tmp_path/'r.html'), 'other bars': dict(path=tmp_path/'r.html', data=df.iloc[:-3]),
+          'a folder': dict(path=tmp_path, data=df), 'no folder': dict(path=tmp_path/'x'/'r.html', data=df)}[how]
+    with pytest.raises(err, match=re.escape(msg)): rep.to_html(**kw)
+    assert list(tmp_path.iterdir()) == []
+
+def test_page_renders_in_chromium_with_every_image_and_no_console_message(chromium, run, tmp_path):
+    rep, df = run
+    f = tmp_path/'report.html'
+    rep.to_html(f, data=df)
+    r = chromium('--enable-logging=stderr', '--v=0', '--dump-dom', f.as_uri())
+    assert re.search(r'<body[^>]*data-images-loaded="3/3"', r.stdout), r.stdout[:500]
+    assert 'CONSOLE' not in r.stderr, [l for l in r.stderr.splitlines() if 'CONSOLE' in l]
+    shot = tmp_path/'report.png'
+    chromium(f'--screenshot={shot}', '--window-size=1280,2400', f.as_uri())
+    assert shot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and shot.stat().st_size > 50_000
