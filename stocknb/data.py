@@ -10,7 +10,7 @@ __all__ = ['OHLCV', 'PRICES', 'SPIKE_FACTOR', 'JUMP_FACTOR', 'SEPARATORS', 'SOUR
            'regime_switching_ohlcv', 'regime_bayes_accuracy', 'shuffled_days', 'summarize_ohlcv', 'plot_ohlcv']
 
 # %% ../nbs/01_data.ipynb #44219a25
-import datetime as _dt, hashlib, io, os, re, warnings
+import datetime as _dt, hashlib, io, os, re, shlex, warnings
 from functools import lru_cache
 from pathlib import Path
 import numpy as np
@@ -409,9 +409,15 @@ def _sniff_sep(header:str, src:str) -> str:
     n = {c: bare.count(c) for c in SEPARATORS}
     top = max(n.values())
     best = [c for c, k in n.items() if k == top]
-    if top == 0 or len(best) > 1:
-        raise DataError(f"{src}: cannot tell the column separator from the header line {header[:80]!r}",
-                        hint="pass sep=',' (or ';', '\\t', '|')", cli_hint="pass --sep , (or ';', tab, '|')")
+    if top == 0:
+        raise DataError(f"{src}: the header line {header[:80]!r} holds none of the column separators stocknb reads "
+                        f"({', '.join(SEPARATORS.values())})", hint="save the file with one of them")
+    if len(best) > 1:
+        raise DataError(f"{src}: cannot tell the column separator from the header line {header[:80]!r}: it holds "
+                        f"{top} of each of {' and '.join(SEPARATORS[c] for c in best)}",
+                        hint='pass ' + ' or '.join(f"sep={c!r}" for c in best),
+                        cli_hint='pass ' + ' or '.join(f"--sep {'tab' if c == chr(9) else shlex.quote(c)}"
+                                                       for c in best))
     return best[0]
 
 # %% ../nbs/01_data.ipynb #a256a334

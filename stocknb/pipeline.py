@@ -8,7 +8,7 @@ __all__ = ['SEQUENCE_BUILDERS', 'SEQUENCE_PRESETS', 'MODELS', 'GATE_PARTS', 'Pip
            'ProductionPipeline', 'model_staleness', 'honesty_check', 'false_pass_rate']
 
 # %% ../nbs/13_pipeline.ipynb #66fa925e
-import datetime as _dt, math, sys, textwrap, time, uuid
+import datetime as _dt, math, shlex, sys, textwrap, time, uuid
 from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
 from typing import Callable
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from .core import (ArtifactError, ConfigError, DataError, GateError, StateError, check_int, check_number,
-                          check_symbol, get_logger, models_dir, set_seed)
+                          check_symbol, get_logger, models_dir, quiet_tf_startup, set_seed)
 from .data import (load_ohlcv, validate_ohlcv, check_plausible, frame_hash, data_warnings, check_date,
                           take_dates, SOURCES, SEPARATORS)
 from .features import DAILY_INPUTS, WARMUP, build_features, make_dataset
@@ -186,18 +186,19 @@ _TRAIN = dict(features=DAILY_INPUTS, lookback=20, learning_rate=1e-3, batch_size
 SEQUENCE_PRESETS = {'lstm': _TRAIN | dict(units=16, num_heads=2, key_dim=8),    # measured: see below
                     'xlstm': _TRAIN | dict(embedding_dim=16, n_blocks=1, num_heads=2)}
 
+def _sequence():
+    "`stocknb.sequence`, imported with TensorFlow's start-up lines held to `$TF_CPP_MIN_LOG_LEVEL`."
+    with quiet_tf_startup(): import stocknb.sequence as s
+    return s
+
 def _sequence_spec(kind:str) -> ModelSpec:
     "A sequence model (`stocknb.sequence`) as a pipeline model; TensorFlow is imported only when one is used."
     def factory(cfg, quiet=False):
-        from stocknb.sequence import sequence_factory
         s = sequence_settings(kind, cfg)
-        return sequence_factory(SEQUENCE_BUILDERS[kind], **(s | {'verbose': 0} if quiet else s))   # no epoch bars
+        return _sequence().sequence_factory(SEQUENCE_BUILDERS[kind], **(s | {'verbose': 0} if quiet else s))
     def train_full(cfg, X, y):
-        from stocknb.sequence import train_sequence_production
-        return train_sequence_production(factory(cfg), X, y, purge=cfg.purge_rows)
-    def load(folder):
-        from stocknb.sequence import SequenceModel
-        return SequenceModel.load(folder)
+        return _sequence().train_sequence_production(factory(cfg), X, y, purge=cfg.purge_rows)
+    def load(folder): return _sequence().SequenceModel.load(folder)
     return ModelSpec(kind, factory, train_full, lambda m, folder: m.save(folder), load)
 
 MODELS = {'xgb': _gbm_spec('xgb'), 'lgbm': _gbm_spec('lgbm'), 'lstm': _sequence_spec('lstm'),
@@ -481,18 +482,37 @@ def _saver(name:str, m):
     "How model `name` writes itself into a folder: its `ModelSpec.save` (the stack saves itself)."
     return (lambda folder: MODELS[name].save(m, folder)) if name in MODELS else m.save
 
-def _missing_model(sym:str, root:Path, explicit:bool) -> dict:
-    "What to say when no model is saved for `sym`: train one first (in Python words and in CLI words)."
-    where = f" --models-dir {root}" if explicit else ''
-    return {'hint': f"train one first: ProductionPipeline(PipelineConfig(symbol={sym!r})).train_production()",
-            'cli_hint': f"train one first: stocknb run --symbol {sym}{where}"}
+_CLI_WORDS = {'source': '--source', 'path': '--path', 'sep': '--sep', 'decimal': '--decimal', 'start': '--start',
+              'end': '--end', 'models': '--models', 'models_dir': '--models-dir'}
+
+def _settings(c:PipelineConfig) -> dict:
+    "The settings of `c` that differ from the defaults, symbol first (what a hint must repeat)."
+    d, base = c.to_dict(), PipelineConfig(symbol=c.symbol).to_dict()
+    return {k: v for k, v in d.items() if k == 'symbol' or v != base[k]}
+
+def _missing_model(c:PipelineConfig) -> dict:
+    "How to get a model saved for `c.symbol` with the settings of `c`, in Python words and in CLI words."
+    s = _settings(c)
+    py = 'p = ProductionPipeline(PipelineConfig(' + ', '.join(f"{k}={v!r}" for k, v in s.items()) + '))'
+    cli = ['stocknb', 'run', '--symbol', c.symbol]
+    for k, opt in _CLI_WORDS.items():
+        if k in s: cli += [opt, *s[k]] if k == 'models' else [opt, 'tab' if s[k] == '\t' else str(s[k])]
+    cli = shlex.join(cli)
+    return {'hint': f"train one first: {py}; p.run_validation(); p.train_production(); if no model passes the gate "
+                    "(GateError), p.train_production(skip_gate=True) trains one anyway, marked as overridden",
+            'cli_hint': f"train one first: {cli}; if no model passes the gate (exit 3), {cli} --skip-gate trains one "
+                        "anyway, marked as overridden"}
 
 @patch(cls_method=True)
-def load(cls:ProductionModel, symbol:str, root:str|Path|None=None) -> ProductionModel:
+def load(cls:ProductionModel, symbol:str, # the ticker
+         root:str|Path|None=None, # the models root (default: `$STOCKNB_MODELS_DIR` or saved_models/)
+         config:PipelineConfig|None=None, # the settings a missing model's hint repeats (default: `root` only)
+        ) -> ProductionModel:
     "Load and verify `root/SYMBOL/` under its lock (hashes, no pickles, features); each problem an `ArtifactError`."
     sym, base = check_symbol(symbol), models_dir(root)
+    c = replace(config or PipelineConfig(), symbol=sym, models_dir=None if root is None else str(root))
     loaders = {n: s.load for n, s in MODELS.items()} | {'stack': StackMeta.load}
-    man, models = read_model_set(base, sym, loaders, _missing_model(sym, base, root is not None))
+    man, models = read_model_set(base, sym, loaders, _missing_model(c))
     try: cfg = PipelineConfig.from_dict(man['config'])
     except ConfigError as e:
         raise ArtifactError(f"{base/sym}: the saved config is not valid for this stocknb ({e})") from None
@@ -536,7 +556,8 @@ def load_data(self:ProductionPipeline, symbol:str|None=None, # default: config.s
     else: df = load_ohlcv(sym, source=c.source, path=c.path, start=c.start, end=c.end, sep=c.sep, decimal=c.decimal)
     need = WARMUP + c.horizon + 1 + 50 * (c.n_splits + 2)
     if len(df) < need:
-        raise DataError(f"{sym}: {len(df)} bars are too few for a walk-forward run: need at least {need} "
+        n = f"{len(df)} bar is" if len(df) == 1 else f"{len(df)} bars are"
+        raise DataError(f"{sym}: {n} too few for a walk-forward run: need at least {need} "
                         f"(feature warm-up {WARMUP}, and ≥ 50 rows per walk-forward block × {c.n_splits + 2} blocks)")
     if not (np.diff(df['Close'].to_numpy()) != 0).any():
         raise DataError(f"{sym}: the close never changes over the {len(df):,} bars from {df.index[0]:%Y-%m-%d} to "
@@ -622,32 +643,44 @@ def _production_set(rep:ValidationReport) -> tuple:
     if rep.passed: return list(rep.passed), False
     return [*rep.config.models, *(['stack'] if 'stack' in g else [])], True
 
+# %% ../nbs/13_pipeline.ipynb #1c3dcfbe
+def _revalidate(data_given:bool) -> str:
+    "What to do when `train_production` gets other bars than the last validation used."
+    if data_given: return "call run_validation(data=...) with these same bars first"
+    return ("call run_validation() first (it loads the configured bars), or pass the validated bars: "
+            "train_production(data=...)")
+
 # %% ../nbs/13_pipeline.ipynb #43501331
 @patch
 def train_production(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
                      data:pd.DataFrame|None=None, # bars to use instead of loading
                      save:bool=True, # write the artifacts to `root`/SYMBOL
+                     skip_gate:bool|None=None, # train although no model passed (recorded as overridden); None: config's
                     ) -> ProductionModel:
     "Train the models that passed the gate (a stack that passed: with its bases) on all rows and save them."
     c = self.config
     sym = check_symbol(symbol or c.symbol)
+    if skip_gate is not None and not isinstance(skip_gate, bool):
+        raise ConfigError(f"skip_gate must be True, False or None (the config's); got {skip_gate!r}")
+    if skip_gate is not None and skip_gate != c.skip_gate: c = replace(c, skip_gate=skip_gate, skip_wfe_check=skip_gate)
     if save: check_writable(self.root)
     rep, df = self._report(sym), self.load_data(sym, data)
     if frame_hash(df) != rep.data['sha256']:
         d = rep.data
         raise StateError(f"{sym}: the last validation used other bars ({d['first_date']} … {d['last_date']}, sha256 "
                          f"{d['sha256'][:12]}…) than these ({df.index[0]:%Y-%m-%d} … {df.index[-1]:%Y-%m-%d}, "
-                         f"{frame_hash(df)[:12]}…)", hint="call run_validation() with these bars first")
+                         f"{frame_hash(df)[:12]}…)", hint=_revalidate(data is not None))
     if not rep.passed and not c.skip_gate:
         why = '; '.join(f"{m} failed {', '.join(g.failed)}" for m, g in rep.gates.items())
         raise GateError(f"{sym}: no model passed the validation gate ({why}), so nothing was trained or saved",
-                        hint="the report gives each check's numbers; skip_gate=True trains anyway, marked "
-                             "as overridden",
+                        hint="the report gives each check's numbers; train_production("
+                             f"{'data=..., ' if data is not None else ''}skip_gate=True) trains anyway, marked as "
+                             "overridden",
                         cli_hint="the report above gives each check's numbers; --skip-gate trains anyway, marked "
                                  "as overridden")
     use, overridden = _production_set(rep)
-    if overridden: _log.warning(f"{sym}: skip_gate: training {use} although no model passed the gate; all four checks "
-                                f"({', '.join(GATE_PARTS)}) were skipped")
+    if overridden: _log.warning(f"{sym}: gate skipped: training {', '.join(use)} although no model passed; the saved "
+                                "model is marked as overridden")
     ds = self._dataset(df)
     set_seed(c.seed)
     models, notes = {}, {}
@@ -658,17 +691,17 @@ def train_production(self:ProductionPipeline, symbol:str|None=None, # default: c
         sp = _stacker(c, {m: MODELS[m].factory(c, quiet=True) for m in used}).fit_production(
             ds.X, ds.y, rep.stacking, fitted_bases={m: models[m] for m in used})
         models['stack'], notes['stack'] = sp.meta, sp.meta.notes_
-    pm = ProductionModel(sym, models, list(ds.X.columns), _manifest(rep, ds, use, overridden, notes), c)
+    pm = ProductionModel(sym, models, list(ds.X.columns), _manifest(rep, ds, use, overridden, notes, c), c)
     if save: pm.save(self.root)
     self.production_ = pm
     return pm
 
 # %% ../nbs/13_pipeline.ipynb #4eacb685
-def _manifest(rep:ValidationReport, ds, use:list, overridden:bool, notes:dict) -> dict:
-    "The production manifest of models `use` trained on `ds` after validation `rep`."
+def _manifest(rep:ValidationReport, ds, use:list, overridden:bool, notes:dict, c:PipelineConfig) -> dict:
+    "The production manifest of models `use` trained on `ds` with settings `c` after validation `rep`."
     R = rep.results
     return production_manifest(
-        rep.symbol, use, rep.config.to_dict(), list(ds.X.columns),
+        rep.symbol, use, c.to_dict(), list(ds.X.columns),
         rep.data | {'training_first_date': f"{ds.X.index[0]:%Y-%m-%d}",
                     'training_last_date': f"{ds.X.index[-1]:%Y-%m-%d}"},
         {m: {'oof': R[m].oof_metrics.to_dict(), 'wfe': float(R[m].wfe), 'wfe_reason': R[m].wfe.reason,
@@ -704,7 +737,7 @@ def _in_sample_error(sym:str, as_of:pd.Timestamp, trained_to:pd.Timestamp) -> Da
                      "in-sample prediction",
                      hint=f"pass bars that end after {trained_to:%Y-%m-%d}, or allow_in_sample=True for a "
                           "marked result",
-                     cli_hint=f"use data that ends after {trained_to:%Y-%m-%d} (--end, or a newer file)")
+                     cli_hint=f"use bars that end after {trained_to:%Y-%m-%d}: a later --end or none, or a newer file")
 
 # %% ../nbs/13_pipeline.ipynb #e60de25c
 @patch
@@ -717,7 +750,7 @@ def predict(self:ProductionPipeline,
     "Predict the next day's return from the last bar of `latest_data` with the production model."
     sym = check_symbol(symbol or self.config.symbol)
     pm = model or (self.production_ if self.production_ is not None and self.production_.symbol == sym else None)
-    if pm is None: pm = ProductionModel.load(sym, self.config.models_dir)
+    if pm is None: pm = ProductionModel.load(sym, self.config.models_dir, self.config)
     if latest_data is None: df = self.load_data(sym)
     else: df = check_plausible(validate_ohlcv(latest_data, min_rows=WARMUP + 1 + pm.context))
     as_of, trained_to = df.index[-1], pd.Timestamp(pm.manifest['data']['training_last_date'])

@@ -165,7 +165,8 @@ def joblib_backend(backend:str='loky', # 'loky' (processes here), 'dask' or 'ray
                   ):
     "Open the joblib backend of a run; yields a description of where it runs."
     if backend not in BACKENDS: raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
-    if n_jobs != -1: check_int(n_jobs, 'n_jobs', 1)
+    if n_jobs != -1 and (not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs < 1):
+        raise ConfigError(f"n_jobs must be -1 (all workers) or an integer ≥ 1; got {n_jobs!r}")
     if backend == 'loky':
         if address: raise ConfigError("address is for backend='dask' or 'ray'; loky runs on this machine")
         from joblib import parallel_config
@@ -370,17 +371,18 @@ def ic(self:UniverseResult, model:str, min_symbols:int=3) -> pd.DataFrame:
 
 @patch
 def long_short(self:UniverseResult, model:str, k:int=1, cost_bps:float|None=None) -> BacktestResult:
-    "`model`'s top-k / bottom-k long–short portfolio (costs: the run's unless given)."
-    c = self.config
-    return long_short(self._pred(model), self.closes, k, c['cost_bps'] if cost_bps is None else cost_bps,
-                      c['slippage_bps'])
+    "`model`'s top-k / bottom-k long–short portfolio (costs: the run's unless given); 2k symbols at least."
+    c, P = self.config, self._pred(model)
+    if 2 * check_int(k, 'k', 1) > P.shape[1]:
+        raise ConfigError(f"k={k} needs at least {2 * k} symbols ({k} long, {k} short); this run has {P.shape[1]}")
+    return long_short(P, self.closes, k, c['cost_bps'] if cost_bps is None else cost_bps, c['slippage_bps'])
 
 # %% ../nbs/14_universe.ipynb #294ee716
 @patch
 def cross_section(self:UniverseResult, min_symbols:int=3, # dates with fewer symbols are left out of the IC
                   k:int=1, # names per side of the long–short portfolio
                  ) -> pd.DataFrame:
-    "Per model: IC and rank IC (mean, IR, Newey–West t, p) and the long–short portfolio after costs."
+    "Per model: IC and rank IC (mean, IR, Newey–West t, p), the long–short after costs (turnover: × equity per year)."
     rows = {}
     for m in self.predictions:
         S, L = ic_summary(self.ic(m, min_symbols)), self.long_short(m, k).metrics().iloc[:, 0]

@@ -105,7 +105,7 @@ CLI = {
     'csv-day-first-dates': ({'f.csv': HEAD + '31/12/2020,1,2,0.5,1.5,10\n'}, ['data', '--source', 'csv', '--path', '{data}/f.csv'], 2,
                             'DataError', "unreadable date in column 'Date' at row 0: '31/12/2020'"),
     'csv-no-separator': ({'f.csv': 'Date Open High Low Close Volume\n'}, ['data', '--source', 'csv', '--path', '{data}/f.csv'], 2,
-                         'DataError', 'cannot tell the column separator'),
+                         'DataError', 'holds none of the column separators stocknb reads (comma, semicolon, tab'),
     'csv-bad-sep-option': ({'f.csv': HEAD}, ['data', '--source', 'csv', '--path', '{data}/f.csv', '--sep', '/'], 2, 'ConfigError',
                            "sep must be one of"),
     'csv-nan-close': ({'f.csv': HEAD + '2020-01-02,1,2,0.5,,10\n'}, ['data', '--source', 'csv', '--path', '{data}/f.csv'], 2, 'DataError',
@@ -142,7 +142,13 @@ CLI = {
     'csv-options-without-csv': ({}, ['run', '--decimal', ','], 2, 'ConfigError', '--path, --sep and --decimal need --source csv'),
     'csv-without-path': ({}, ['run', '--source', 'csv'], 2, 'ConfigError', '--source csv needs --path FILE'),
     'unknown-model': ({}, ['run', '--models', 'prophet'], 2, None, "invalid choice: 'prophet'"),
-    'log-level-unknown': ({}, ['--log-level', 'LOUD', 'data'], 2, None, "unknown log level 'LOUD'"),
+    'log-level-unknown': ({}, ['--log-level', 'LOUD', 'data'], 2, None, "argument --log-level: invalid choice: 'LOUD'"),
+    'epochs-beyond-any-run': ({}, ['train', 'lstm', '--epochs', '99999999999999999999'], 2, 'ConfigError',
+                              '--epochs must be an integer in [1, 10000]; got 99999999999999999999'),
+    'option-abbreviated': ({}, ['train', 'lstm', '--models', 'xgb'], 2, None, 'unrecognized arguments: --models xgb'),
+    'k-above-half-the-universe': ({}, ['universe', '--symbols', 'AAPL,MSFT,IBM,GOOG', '--k', '3'], 2, 'ConfigError',
+                                  '--k 3 needs at least 6 symbols (3 long, 3 short); the universe has 4; use --k 2'),
+    'n-jobs-zero': ({}, ['universe', '--n-jobs', '0'], 2, 'ConfigError', '--n-jobs must be -1 (all workers) or an'),
     'no-command': ({}, [], 2, None, 'usage: stocknb'),
     # the models folder: refused before any training
     'models-dir-is-a-file': ({'file': 'x'}, ['run', '--models-dir', '{data}/file'], 2, 'ArtifactError',
@@ -151,7 +157,9 @@ CLI = {
                                 'cannot write to the models folder'),
     # predicting
     'predict-never-trained': ({}, ['predict', '--symbol', 'IBM', '--models-dir', '{models}'], 2, 'ArtifactError',
-                              'no saved model at {models}/IBM; train one first: stocknb run --symbol IBM --models-dir {models}'),
+                              'no saved model at {models}/IBM; train one first: stocknb run --symbol IBM '
+                              '--models-dir {models}; if no model passes the gate (exit 3), stocknb run --symbol IBM '
+                              '--models-dir {models} --skip-gate'),
 }
 
 @pytest.mark.parametrize('case', list(CLI))

@@ -49,7 +49,8 @@ def test_run_on_aapl_reports_and_refuses_when_no_model_passes(tmp_path):
     assert 'failed significance' in r.stdout and max(map(len, lines)) <= 100
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith('error: GateError: AAPL: no model passed the validation gate (xgb failed ')
-    assert 'Traceback' not in r.stderr and len(err[0]) < 300
+    assert 'Traceback' not in r.stderr and len(err[0].replace(str(tmp_path), 'DIR')) < 300
+    assert err[0].endswith(f"(validating again): stocknb run --symbol AAPL --models-dir {tmp_path} --skip-gate")
     assert [p.name for p in tmp_path.iterdir()] == ['.stocknb']                 # the validation history, no model
 
 def test_pipeline_module_validate_only_and_skip_then_predict(tmp_path):
@@ -143,3 +144,95 @@ def test_run_table_fits_100_columns_and_explains_its_columns(tmp_path):
                             'Sharpe', 'B&H', 'decision']
     assert max(map(len, lines)) <= 100 and 'Pesaran–Timmermann' in r.stdout
     assert 'buy & hold over the same days' in r.stdout
+
+
+# ---------------------------------------------------------------- a quiet command line
+import os, re, time
+
+START_UP = re.compile(r"absl::InitializeLog|cudart_stub|cuda drivers|cuInit|oneDNN|cpu_feature_guard|"
+                      r"This TensorFlow binary|^[IWEF]\d{4} \d\d:\d\d:|^WARNING:tensorflow", re.M)
+TF_ARGS = ('--models', 'lstm', '--symbol', 'IBM', '--validate-only', '--start', '2013-01-01')
+TOO_FEW = "error: DataError: IBM: 41 bars are too few for a walk-forward run: need at least 621"
+
+def user_env(**env):
+    "A user's shell: no TF_CPP_MIN_LOG_LEVEL or STOCKNB_LOG_LEVEL (conftest sets one), oneDNN on so its notice shows."
+    base = {k: v for k, v in os.environ.items() if k not in ('TF_CPP_MIN_LOG_LEVEL', 'STOCKNB_LOG_LEVEL')}
+    return base | {'TF_ENABLE_ONEDNN_OPTS': '1'} | env
+
+def run_env(*args, env):
+    return subprocess.run([sys.executable, '-m', 'stocknb.cli', *args], capture_output=True, text=True, timeout=300,
+                          env=env)
+
+@pytest.mark.parametrize('args,env,noisy', [
+    ((), {}, False),                                             # the default: nothing but the one error line
+    (('--log-level', 'debug'), {}, True),                        # DEBUG shows what TensorFlow writes
+    ((), {'STOCKNB_LOG_LEVEL': 'debug'}, True),
+    ((), {'TF_CPP_MIN_LOG_LEVEL': '0'}, True),                   # a user's own setting wins
+])
+def test_tensorflow_start_up_lines(args, env, noisy, tmp_path):
+    "The cheapest command that imports TensorFlow (the lstm settings are checked, then too few bars: exit 2)."
+    r = run_env(*args, 'run', *TF_ARGS, '--models-dir', str(tmp_path), env=user_env(**env))
+    assert r.returncode == 2 and TOO_FEW in r.stderr, r.stderr[-3000:]
+    assert bool(START_UP.search(r.stderr)) == noisy, r.stderr[-3000:]
+    if not noisy: assert r.stderr.strip().splitlines() == [r.stderr.strip()], r.stderr     # one line
+
+def test_tensorflow_start_up_lines_in_universe_workers(tmp_path):
+    "The setting reaches loky's worker processes: quiet by default, and with DEBUG the workers' lines show too."
+    args = ('universe', '--models', 'lstm', '--symbols', 'IBM', '--start', '2013-01-01', '--n-jobs', '2',
+            '--models-dir', str(tmp_path))
+    quiet, debug = run_env(*args, env=user_env()), run_env('--log-level', 'debug', *args, env=user_env())
+    for r in (quiet, debug): assert r.returncode == 2 and 'IBM (validation): DataError: IBM: 41 bars' in r.stdout
+    assert not START_UP.search(quiet.stderr), quiet.stderr[-3000:]
+    writers = set(re.findall(r"^[IWEF]\d{4} \S+ +(\d+) ", debug.stderr, re.M))   # absl lines carry the thread id
+    assert len(writers) >= 2, debug.stderr[-3000:]                                 # the parent's and the worker's
+
+def test_log_level_from_the_environment(tmp_path):
+    "--log-level defaults to $STOCKNB_LOG_LEVEL (INFO lines appear), else WARNING; the option wins over it."
+    from stocknb.data import random_walk_ohlcv
+    p = tmp_path/'walk.csv'
+    random_walk_ohlcv(800, seed=3).to_csv(p, index_label='Date')
+    args = ('run', '--symbol', 'WALK', '--source', 'csv', '--path', str(p), '--models', 'xgb', '--validate-only',
+            '--models-dir', str(tmp_path))
+    info = re.compile(r' INFO +stocknb\.')
+    assert info.search(run_env(*args, env=user_env(STOCKNB_LOG_LEVEL='info')).stderr)
+    assert not info.search(run_env(*args, env=user_env()).stderr)
+    assert not info.search(run_env('--log-level', 'warning', *args, env=user_env(STOCKNB_LOG_LEVEL='info')).stderr)
+    r = run_env('data', env=user_env(STOCKNB_LOG_LEVEL='loud'))
+    assert (r.returncode, r.stdout) == (2, '')
+    assert r.stderr.startswith("error: ConfigError: unknown log level 'loud' in $STOCKNB_LOG_LEVEL; expected DEBUG")
+
+
+# ---------------------------------------------------------------- hostile input: refused at once, by name
+E = 'error: ConfigError: '
+@pytest.mark.parametrize('args,message', [
+    pytest.param(('train', 'lstm', '--symbol', 'IBM', '--models', 'xgb'),
+                 'stocknb: error: unrecognized arguments: --models xgb', id='train-models-not-models-dir'),
+    pytest.param(('train', 'lstm', '--symbol', 'IBM', '--epochs', '99999999999999999999'),
+                 E + '--epochs must be an integer in [1, 10000]; got 99999999999999999999', id='epochs-huge'),
+    pytest.param(('train', 'xlstm', '--batch-size', '0'),
+                 E + '--batch-size must be an integer in [1, 65536]; got 0', id='batch-size-0'),
+    pytest.param(('train', 'lstm', '--lookback', '100000'),
+                 E + '--lookback must be an integer in [1, 1000]; got 100000', id='lookback-huge'),
+    pytest.param(('run', '--seed', '-1'),
+                 E + '--seed must be an integer in [0, 4294967295]; got -1', id='seed-negative'),
+    pytest.param(('run', '--model', 'xgb'), 'stocknb: error: unrecognized arguments: --model xgb', id='run-prefix'),
+    pytest.param(('--log=debug', 'data'), 'stocknb: error: unrecognized arguments: --log=debug', id='main-prefix'),
+    pytest.param(('universe', '--k', '0'), E + '--k must be an integer in [1, 1000]; got 0', id='k-0'),
+    pytest.param(('universe', '--symbols', 'AAPL,MSFT,IBM,GOOG', '--k', '100'),
+                 E + '--k 100 needs at least 200 symbols (100 long, 100 short); the universe has 4; use --k 2 or less',
+                 id='k-100-of-4'),
+    pytest.param(('universe', '--symbols', 'AAPL', '--k', '1'),
+                 E + '--k 1 needs at least 2 symbols (1 long, 1 short); the universe has 1; give at least 2 symbols',
+                 id='k-1-of-1'),
+    pytest.param(('universe', '--n-jobs', '0'),
+                 E + '--n-jobs must be -1 (all workers) or an integer in [1, 1024]; got 0', id='n-jobs-0'),
+    pytest.param(('universe', '--n-jobs', '99999999999'),
+                 E + '--n-jobs must be -1 (all workers) or an integer in [1, 1024]; got 99999999999', id='n-jobs-huge'),
+])
+def test_hostile_integers_and_abbreviations_exit_2_at_once(args, message, tmp_path):
+    t0 = time.perf_counter()
+    r = run(*args, *(() if 'data' in args else ('--models-dir', str(tmp_path))))
+    seconds = time.perf_counter() - t0
+    assert r.returncode == 2 and message in r.stderr, r.stderr[-2000:]
+    assert 'Traceback' not in r.stderr and r.stdout == '' and seconds < 5, seconds
+    assert list(tmp_path.iterdir()) == []                                         # no work, nothing written
