@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_ERROR', 'EXIT_BAD_INPUT', 'EXIT_GATE', 'EXIT_PARTIAL', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'INT_LIMITS',
-           'TF_QUIET', 'exit_code', 'cmd_data', 'cmd_run', 'cmd_predict', 'cmd_train', 'cmd_universe', 'build_parser',
-           'quiet_tensorflow', 'check_int_options', 'main']
+           'TF_QUIET', 'exit_code', 'cmd_data', 'cmd_run', 'cmd_predict', 'cmd_report', 'cmd_train', 'cmd_universe',
+           'build_parser', 'quiet_tensorflow', 'check_int_options', 'main']
 
 # %% ../nbs/15_cli.ipynb #07bcced7
 import argparse, json, logging, os, re, shlex, sys, traceback
@@ -164,6 +164,31 @@ def cmd_predict(a) -> int:
     print(json.dumps(r.to_dict(), indent=2) if a.format == 'json' else str(r))
     return EXIT_OK
 
+# %% ../nbs/15_cli.ipynb #7c8171c9
+def _add_report_args(p:argparse.ArgumentParser):
+    from stocknb.pipeline import MODELS, PipelineConfig as C
+    _add_data_args(p)
+    p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
+    p.add_argument('--models', nargs='+', default=list(C.models), choices=list(MODELS), help='models to validate')
+    p.add_argument('--output', '-o', default=None, metavar='FILE',
+                   help='the HTML file to write (default: SYMBOL_report.html in this folder); checked before the run')
+    _add_gate_args(p)
+    _add_output_args(p)
+    p.set_defaults(skip_gate=False)
+
+def cmd_report(a) -> int:
+    "`stocknb report`: validate, print the table, and write the run as one self-contained HTML page (trains nothing)."
+    from stocknb.pipeline import ProductionPipeline
+    from stocknb.report import check_output_file
+    pipe = ProductionPipeline(_config(a))
+    out = check_output_file(a.output or f"{pipe.config.symbol}_report.html")     # before the long step
+    rep = pipe.run_validation(progress=None)
+    rep.to_html(out, data=pipe.load_data())
+    if a.format == 'json':
+        print(json.dumps({'html': str(out), 'passed': rep.passed, 'validation_id': rep.id}, indent=2))
+    else: print((rep.to_text() if a.format == 'table' else rep.to_markdown()) + f"\nwrote {out}: open it in a browser")
+    return EXIT_OK
+
 # %% ../nbs/15_cli.ipynb #d1ed6fcd
 def _add_train_args(p:argparse.ArgumentParser):
     from stocknb.pipeline import SEQUENCE_BUILDERS, SEQUENCE_PRESETS
@@ -318,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  ('train', cmd_train, 'one sequence model (lstm or xlstm) with its training '
                                   'settings: walk-forward validated, gated, trained and saved'),
                                  ('predict', cmd_predict, 'predict the next trading day from the saved model'),
+                                 ('report', cmd_report, 'validate and write the run as one self-contained HTML page '
+                                  '(trains nothing)'),
                                  ('universe', cmd_universe, 'validate (and train) many symbols in parallel, here or on '
                                   'a Dask or Ray cluster; the cross-sectional view')):
         s = sub.add_parser(name, help=helptext, description=helptext, epilog=f"exit codes:\n{codes}",
@@ -325,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == 'data': _add_data_args(s); _add_output_args(s)
         elif name == 'train': _add_train_args(s)
         elif name == 'universe': _add_universe_args(s)
+        elif name == 'report': _add_report_args(s)
         else: _add_pipeline_args(s, train=name == 'run')
         s.set_defaults(func=func)
     return p

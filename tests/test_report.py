@@ -62,3 +62,26 @@ def test_page_renders_in_chromium_with_every_image_and_no_console_message(chromi
     shot = tmp_path/'report.png'
     chromium(f'--screenshot={shot}', '--window-size=1280,2400', f.as_uri())
     assert shot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and shot.stat().st_size > 50_000
+
+def _cli(*argv, cwd=None):
+    import subprocess, sys, time
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, '-m', 'stocknb.cli', *argv], capture_output=True, text=True, timeout=600,
+                       cwd=cwd)
+    return r, time.perf_counter() - t0
+
+def test_cli_report_writes_the_page_and_trains_nothing(tmp_path):
+    r, _ = _cli('report', '--symbol', 'IBM', '--models', 'xgb', '--models-dir', str(tmp_path/'m'), '--output',
+                str(tmp_path/'ibm.html'))
+    assert r.returncode == 0, r.stderr[-2000:]
+    page = (tmp_path/'ibm.html').read_text(encoding='utf-8')
+    assert '<h1>IBM: 3,270 bars' in page and page.count('src="data:image/png;base64,') == 2    # folds, equity
+    assert f"wrote {tmp_path/'ibm.html'}" in r.stdout and not (tmp_path/'m'/'IBM').exists()  # no model trained
+
+@pytest.mark.parametrize('output,msg', [('.', 'is a folder; give a file name'),
+                                        ('nowhere/r.html', "the folder of the report's output does not exist")])
+def test_cli_report_refuses_a_bad_output_before_the_run(tmp_path, output, msg):
+    r, seconds = _cli('report', '--symbol', 'IBM', '--models', 'xgb', '--models-dir', str(tmp_path/'m'), '--output',
+                      output, cwd=tmp_path)
+    assert r.returncode == 2 and msg in r.stderr and seconds < 20, (r.returncode, r.stderr[-500:], seconds)
+    assert not (tmp_path/'m').exists()                                        # nothing ran, nothing recorded
