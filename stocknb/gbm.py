@@ -408,7 +408,7 @@ def train_gbm_baseline(X:pd.DataFrame, # features (e.g. `make_dataset(df).X`)
                        n_jobs:int=1, # threads
                        **model_kw, # more `GBMModel` arguments (n_estimators, early_stopping_rounds, params)
                       ) -> GBMBaselineResult:
-    "The seed's entry point: one of the two modes, by `train_on_full_data`."
+    "The original service's entry point: one of the two modes, by `train_on_full_data`."
     kw = dict(task=task, calibration=calibration, seed=seed, n_jobs=n_jobs, **model_kw)
     if train_on_full_data: return train_gbm_production(X, y, kind, early_stopping=train + val, purge=purge, **kw)
     return train_gbm_validation(X, y, kind, train=train, val=val, purge=purge, **kw)

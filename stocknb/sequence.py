@@ -89,7 +89,7 @@ class SequenceModel:
                  features:list|None=None, # columns of X the network reads, by name (None: every column, in order)
                  epochs:int=100, # most epochs; early stopping on the validation block usually ends sooner
                  batch_size:int=512, # samples per gradient step
-                 learning_rate:float=5e-5, # peak learning rate of the cosine schedule (the seed's 5e-5)
+                 learning_rate:float=5e-5, # peak learning rate of the cosine schedule (the original service's 5e-5)
                  min_lr_ratio:float=0.1, # floor of the cosine decay, as a share of the peak
                  weight_decay:float=1e-4, # AdamW's decoupled weight decay
                  clipnorm:float=1.0, # gradient norm clip

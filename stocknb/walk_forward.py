@@ -123,7 +123,7 @@ class LeanLongModel:
         "±`scale_` per row of `X`: up where the row's date-keyed uniform draw is below `p_up`."
         idx = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else pd.RangeIndex(len(X))
         keys = idx.asi8 if isinstance(idx, pd.DatetimeIndex) else np.arange(len(idx), dtype='int64')
-        salt = np.full(1, self.seed, 'uint64') * np.uint64(0x9E3779B97F4A7C15)   # the seed moves every key
+        salt = np.full(1, self.seed, 'uint64') * np.uint64(0x9E3779B97F4A7C15)   # `seed` moves every key
         u = pd.util.hash_array(np.asarray(keys, 'int64').view('uint64') + salt) / 2.0 ** 64
         return np.where(u < self.p_up, self.scale_, -self.scale_)
 
