@@ -278,7 +278,7 @@ def baseline_positions(prices, momentum_lookback:int=20, reversion_lookback:int=
 # %% ../nbs/07_backtest.ipynb #f17b1fb9
 def compare_strategies(strategies:dict, # name -> positions (decided at each close)
                        prices, # close prices (Series) or an OHLCV frame
-                       backtester:Backtester|None=None, # default `Backtester()` (5 bps, lagged)
+                       backtester:'Backtester|None'=None, # default `Backtester()` (5 bps, lagged)
                        baselines:bool=True, # add buy & hold, flat, momentum and mean reversion
                       ) -> pd.DataFrame:
     "One table, one row per strategy, every strategy run through the same backtester and costs."
@@ -296,7 +296,7 @@ def compare_strategies(strategies:dict, # name -> positions (decided at each clo
 # %% ../nbs/07_backtest.ipynb #42347e4e
 def versus_buy_and_hold(pred, # predictions indexed by decision date (e.g. out-of-fold); NaN = flat
                         prices, # close prices (or OHLCV) covering those dates and the day after the last
-                        backtester:Backtester|None=None, # costs and lag (default `Backtester()`: 5 bps, lagged)
+                        backtester:'Backtester|None'=None, # costs and lag (default `Backtester()`: 5 bps, lagged)
                        ) -> dict:
     "The sign strategy of `pred` after costs and buy & hold over the same days: Sharpe of each, and the difference."
     s, c = _as_series(pred, 'pred'), _close(prices)

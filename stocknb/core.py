@@ -6,7 +6,7 @@
 __all__ = ['SYMBOL_RULE', 'LOGGER_NAME', 'LOG_LEVELS', 'StocknbError', 'DataError', 'ConfigError', 'LeakageError', 'GateError',
            'StateError', 'ArtifactError', 'check_int', 'check_number', 'fmt_date', 'fmt_rows', 'check_symbol',
            'check_inside', 'project_root', 'models_dir', 'cache_dir', 'set_seed', 'get_logger', 'setup_logging',
-           'tf_log_level', 'tf_startup_kept', 'quiet_tf_startup']
+           'tf_log_level', 'tf_startup_kept', 'quiet_tf_startup', 'lab_doc']
 
 # %% ../nbs/00_core.ipynb #d7ce46bf
 import contextlib, logging, math, numbers, os, random, re, sys, tempfile
@@ -134,7 +134,7 @@ def check_inside(root:str|Path, # the folder everything must stay in
     return p
 
 # %% ../nbs/00_core.ipynb #392012bd
-def project_root() -> Path|None:
+def project_root() -> 'Path|None':
     "The source checkout this package was imported from (the folder holding `settings.ini`), or `None` if installed."
     import stocknb  # the package itself, so this also works when run inside the notebook
     root = Path(stocknb.__file__).resolve().parent.parent
@@ -171,7 +171,7 @@ def cache_dir(path:str|Path|None=None, # explicit folder; wins over everything e
     return _resolve_dir(path, 'STOCKNB_CACHE_DIR', _default_cache_dir, create)
 
 # %% ../nbs/00_core.ipynb #84fecbb5
-def set_seed(seed:int=42, # the seed for every generator
+def set_seed(seed:int=42, # one number that fixes the random generators (Python, NumPy; Keras when `deep`)
              deep:bool|None=None, # also seed Keras/TensorFlow: True, False, or None = only if keras is imported
             ) -> int:
     "Seed Python's `random`, NumPy's global generator and, when `deep`, Keras' backend; returns `seed`."
@@ -262,3 +262,17 @@ def quiet_tf_startup():
         if kept: os.write(2, kept.encode())
         py = logging.getLogger('tensorflow')
         if level >= 2 and py.level == logging.NOTSET: py.setLevel(logging.ERROR)
+
+# %% ../nbs/00_core.ipynb #3b53b1dd
+def lab_doc(sym, # the function, class or method to document
+            name:str|None=None, # the name to show (default: the symbol's own)
+            title_level:int=3, # the heading level of the name
+           ):
+    "nbdev's `show_doc` card in plain Markdown: the source link without Quarto's `{target=…}`, for JupyterLab."
+    from nbdev.showdoc import BasicMarkdownRenderer
+    class LabDoc(BasicMarkdownRenderer):
+        def _repr_markdown_(self):
+            # nbdev finds the line of `check_int`, not of `stocknb.core.check_int`: look it up by the short name
+            if self.fn.startswith('stocknb.'): self.fn = self.fn.split('.', 2)[-1]
+            return re.sub(r'\]\(([^)]*)\)\{target="_blank"[^}]*\}', r'](\1)', super()._repr_markdown_(), count=1)
+    return LabDoc(sym, name=name, title_level=title_level)

@@ -272,10 +272,10 @@ class ForwardSimulator:
     "Step through trading days one at a time, handing the model and the feature code only the data before each day."
     def __init__(self,
                  model, # a fitted model (`predict(X) -> (n,)`) or a zero-argument factory of fresh `Model`s
-                 feature_fn:Callable|None=None, # OHLCV -> features by date, a row per input row (`build_features`)
+                 feature_fn:'Callable|None'=None, # OHLCV -> features by date, a row per input row (`build_features`)
                  retrain_every:int|None=None, # with a factory: refit every this many steps (None: once, at the first)
-                 position_fn:Callable|None=None, # Series of predictions so far -> positions; default sign of prediction
-                 backtester:Backtester|None=None, # costs, annualization; default `Backtester(cost_bps=5)`; one-bar lag
+                 position_fn:'Callable|None'=None, # predictions so far (Series) -> positions; default: their sign
+                 backtester:'Backtester|None'=None, # costs, annualization (default `Backtester(cost_bps=5)`); one-bar lag
                  horizon:int=1, # the model's target horizon h: y[t] = log(Close[t+h] / Close[t])
                  features:list|None=None, # feature columns to use, in order (None: all that `feature_fn` returns)
                  warmup:int|None=None, # leading rows whose features are incomplete; default `stocknb.features.WARMUP`
@@ -543,7 +543,7 @@ def run(self:ForwardSimulator,
 # %% ../nbs/08_forward_sim.ipynb #eaa07a7f
 def batch_predictions(model, # a fitted model with predict(X)
                       df:pd.DataFrame, # daily OHLCV
-                      feature_fn:Callable|None=None, # as in `ForwardSimulator`; default `build_features`
+                      feature_fn:'Callable|None'=None, # as in `ForwardSimulator`; default `build_features`
                       features:list|None=None, # feature columns, in order (None: all)
                       warmup:int|None=None, # leading rows left out; default `WARMUP`
                      ) -> pd.Series:

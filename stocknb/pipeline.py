@@ -35,7 +35,7 @@ _log = get_logger(__name__)
 # %% ../nbs/13_pipeline.ipynb #3a8668a7
 @dataclass
 class PipelineConfig:
-    "Everything a run depends on; saved in every manifest. Defaults follow the seed system where it was right."
+    "Everything a run depends on; saved in every manifest. Defaults follow the original service where it was right."
     symbol:str = 'AAPL' # ticker (a label for CSV data); see `core.check_symbol` for the rule
     source:str = 'sample' # 'sample', 'csv' or 'yfinance'
     path:str|None = None # CSV file for source='csv'
@@ -49,14 +49,14 @@ class PipelineConfig:
     wf_mode:str = 'anchored' # 'anchored' or 'rolling'
     purge:int|None = None # rows purged at each boundary (None = horizon)
     embargo:int = 0 # extra rows after each purge
-    wfe_threshold:float = 40.0 # gate: minimum walk-forward efficiency in % (the seed's 40)
+    wfe_threshold:float = 40.0 # gate: minimum walk-forward efficiency in % (the original service's 40)
     alpha:float = 0.01 # gate: error rate of the significance test (Pesaran–Timmermann) over the tests of a run
     multiple_testing:str = 'holm' # 'holm': family-wise over a run's tests; 'bh': false-discovery rate; 'none'
     max_sign_share:float = 0.8 # gate: maximum share of predictions with one sign
     min_std_ratio:float = 0.01 # gate: minimum prediction std / target std (within folds)
     stacking:bool = False # also validate a regime-aware XGBoost stack of the models; production when it passes
     skip_gate:bool = False # train even if the gate fails: all four checks are ignored (recorded everywhere)
-    skip_wfe_check:bool = False # the seed's name for `skip_gate` (it, too, skips all four checks)
+    skip_wfe_check:bool = False # the original service's name for `skip_gate` (it, too, skips all four checks)
     calibration:str = 'median' # GBM calibration fitted on each validation block: 'none', 'median', 'isotonic'
     position_method:str = 'sign' # how predictions become positions: 'sign', 'scaled', 'threshold'
     cost_bps:float = 5.0 # backtest cost per unit of turnover
@@ -506,7 +506,7 @@ def _missing_model(c:PipelineConfig) -> dict:
 @patch(cls_method=True)
 def load(cls:ProductionModel, symbol:str, # the ticker
          root:str|Path|None=None, # the models root (default: `$STOCKNB_MODELS_DIR` or saved_models/)
-         config:PipelineConfig|None=None, # the settings a missing model's hint repeats (default: `root` only)
+         config:'PipelineConfig|None'=None, # the settings a missing model's hint repeats (default: `root` only)
         ) -> ProductionModel:
     "Load and verify `root/SYMBOL/` under its lock (hashes, no pickles, features); each problem an `ArtifactError`."
     sym, base = check_symbol(symbol), models_dir(root)
@@ -521,7 +521,7 @@ def load(cls:ProductionModel, symbol:str, # the ticker
 # %% ../nbs/13_pipeline.ipynb #815bbaaa
 class ProductionPipeline:
     "Validate walk-forward, gate, train on all data, save, predict, backtest and forward-simulate one symbol at a time."
-    def __init__(self, config:PipelineConfig|None=None, **overrides):
+    def __init__(self, config:'PipelineConfig|None'=None, **overrides):
         "Use `config`, or a default `PipelineConfig` updated with keyword `overrides`."
         cfg = config or PipelineConfig()
         if overrides: cfg = PipelineConfig.from_dict({**cfg.to_dict(), **overrides})
@@ -744,7 +744,7 @@ def _in_sample_error(sym:str, as_of:pd.Timestamp, trained_to:pd.Timestamp) -> Da
 def predict(self:ProductionPipeline,
             latest_data:pd.DataFrame|None=None, # recent bars (≥ WARMUP + 1 + context rows); default: configured
             symbol:str|None=None, # default: config.symbol
-            model:ProductionModel|None=None, # default: the in-memory model, else the saved one
+            model:'ProductionModel|None'=None, # default: the in-memory model, else the saved one
             allow_in_sample:bool=False, # predict although the bars end inside the training data (the result is marked)
            ) -> PredictionResult:
     "Predict the next day's return from the last bar of `latest_data` with the production model."

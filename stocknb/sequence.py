@@ -276,7 +276,7 @@ def on_train_end(self:CollapseMonitor, logs=None):
 # %% ../nbs/09a_sequence.ipynb #d3cc86b7
 class EpochProgress(keras.callbacks.Callback):
     "One tqdm bar per fit: epochs done, training and validation loss, validation prediction std."
-    def __init__(self, epochs:int, desc:str='epochs', monitor:CollapseMonitor|None=None):
+    def __init__(self, epochs:int, desc:str='epochs', monitor:'CollapseMonitor|None'=None):
         super().__init__(); self.epochs, self.desc, self.monitor = epochs, desc, monitor
     def on_train_begin(self, logs=None):
         from tqdm.auto import tqdm

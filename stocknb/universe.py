@@ -236,7 +236,7 @@ def _parallel(fn, jobs:list, backend:str, progress, desc:str) -> list:
 
 # %% ../nbs/14_universe.ipynb #69c0a893
 def run_universe(symbols=None, # tickers (list or 'A,B,C'); None: every bundled symbol or every CSV in `data_dir`
-                 config:PipelineConfig|None=None, # the run's settings (its symbol and data settings are replaced)
+                 config:'PipelineConfig|None'=None, # the run's settings (its symbol and data settings are replaced)
                  backend:str='loky', # 'loky', 'dask' or 'ray' (`joblib_backend`)
                  n_jobs:int=-1, # parallel workers
                  train:bool=False, # also train and save production models (symbols where a model passes)
