@@ -92,7 +92,8 @@ def _add_gate_args(p:argparse.ArgumentParser):
     p.add_argument('--min-std-ratio', type=float, default=C.min_std_ratio,
                    help='gate: minimum prediction std / target std within folds (default 0.01)')
     p.add_argument('--seed', type=int, default=C.seed,
-                   help=f"seed of every random generator, {_lim('seed')} (default {C.seed})")
+                   help=f"a number that fixes every random draw (the same number, the same result), {_lim('seed')} "
+                        f"(default {C.seed})")
 
 def _config(a):
     "The `PipelineConfig` of parsed arguments (a bad value raises `ConfigError` naming the setting)."
