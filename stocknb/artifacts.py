@@ -6,11 +6,11 @@
 __all__ = ['MANIFEST', 'FORMAT_VERSION', 'WORKSPACE', 'LOCK_TIMEOUT', 'PICKLE_SUFFIXES', 'PRODUCTION_KIND', 'MODEL_NAME',
            'to_jsonable', 'write_json', 'json_sha256', 'read_json', 'sha256_file', 'is_pickle', 'library_versions',
            'workspace', 'check_writable', 'artifact_lock', 'recover_artifact', 'hash_files', 'write_manifest',
-           'write_artifact', 'verify_artifact', 'read_artifact', 'read_history', 'append_history',
+           'write_artifact', 'verify_artifact', 'read_artifact', 'iso_time', 'read_history', 'append_history',
            'production_manifest', 'check_production_manifest', 'write_model_set', 'read_model_set']
 
 # %% ../nbs/11a_artifacts.ipynb #52bbfc45
-import contextlib, datetime as _dt, glob, hashlib, json, math, os, re, shutil, tempfile, uuid
+import contextlib, datetime as _dt, glob, hashlib, json, math, os, re, shutil, tempfile, time, uuid
 from importlib import metadata as _md
 from pathlib import Path
 from typing import Callable, Iterator
@@ -103,41 +103,97 @@ def workspace(root:str|Path, # an artifacts root, e.g. `models_dir()`
     if create: p.mkdir(parents=True, exist_ok=True)
     return p
 
+# %% ../nbs/11a_artifacts.ipynb #38e1a1d6
+def _probe(folder:Path):
+    "Create and delete a file in `folder`: proof that it can be written (`OSError` when not)."
+    fd, probe = tempfile.mkstemp(dir=folder, prefix='.stocknb-write-probe-')
+    os.close(fd); os.unlink(probe)
+
+def _check_replaceable(root:Path, name:str, what:str, hint:dict):
+    "A save can replace `root/name`: it lies directly inside `root`, and it and its lock file are writable."
+    dest, lock = root/name, root/WORKSPACE/'locks'/f'{name}.lock'
+    check_inside(root, dest, 'replace')
+    if dest.resolve().parent != root.resolve():
+        raise ArtifactError(f"refusing to write {dest}: not directly inside {root}")
+    if dest.is_dir() and not dest.is_symlink() and not os.access(dest, os.W_OK | os.X_OK):
+        raise ArtifactError(f"cannot replace {dest}: this user may not write that folder (a save moves it aside)",
+                            **hint)
+    if lock.exists() and not os.access(lock, os.W_OK):
+        raise ArtifactError(f"cannot take the lock of {name} in the {what}: this user may not write {lock}", **hint)
+
+# %% ../nbs/11a_artifacts.ipynb #b5ffceec
 def check_writable(root:str|Path, # the folder a run will write into
                    what:str='models folder', # what it is, for the message
+                   symbol:str|None=None, # the artifact the run will save, `root/SYMBOL`: checked too when given
                   ) -> Path:
-    "Create `root` when missing and prove a file can be written in it; else `ArtifactError` saying what to do."
+    "Prove before a run that it can save into `root`: the folder, its whole workspace, and `root/SYMBOL`."
     root = Path(root).expanduser()
     hint = dict(hint="choose another with models_dir=... or $STOCKNB_MODELS_DIR",
                 cli_hint="choose another with --models-dir DIR or $STOCKNB_MODELS_DIR")
     if root.exists() and not root.is_dir(): raise ArtifactError(f"the {what} {root} is a file, not a folder", **hint)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=root, prefix='.stocknb-write-probe-')
-        os.close(fd); os.unlink(probe)
+    try: root.mkdir(parents=True, exist_ok=True); _probe(root)
     except OSError as e:
         raise ArtifactError(f"cannot write to the {what} {root}: {e.strerror or type(e).__name__}", **hint) from None
+    for sub in ('tmp', 'locks', 'history'):       # a save writes in tmp/ and locks/, a validation in history/
+        p = workspace(root, sub, create=False)     # refuses a workspace that is a link out of the root
+        if blocker := next((q for q in (root/WORKSPACE, p) if q.exists() and not q.is_dir()), None):
+            raise ArtifactError(f"{blocker} is a file where the workspace of the {what} needs a folder", **hint)
+        try: p.mkdir(parents=True, exist_ok=True); _probe(p)
+        except OSError as e:
+            raise ArtifactError(f"cannot write to {p}, the workspace of the {what}: {e.strerror or type(e).__name__}",
+                                **hint) from None
+    if symbol is not None: _check_replaceable(root, check_symbol(symbol), what, hint)
     return root
 
 # %% ../nbs/11a_artifacts.ipynb #0ab6fc73
+def _held_too_long(name:str, timeout:float, where) -> ArtifactError:
+    return ArtifactError(f"another process has held the lock of {name} for over {timeout:g} s ({where})",
+                         hint="wait for it to finish, or stop it; a lock is released when its process ends")
+
+@contextlib.contextmanager
+def _read_only_lock(root:str|Path, name:str, timeout:float) -> Iterator[bool]:
+    "For a reader that may not write the workspace: a shared `flock` on the lock file, opened read-only, if it exists."
+    path, fd, held = Path(root)/WORKSPACE/'locks'/f'{name}.lock', None, False
+    try:
+        import fcntl
+        check_inside(root, path, 'read')
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+    except (ImportError, OSError): pass        # no lock file: no writer has ever saved `name` in this root
+    try:
+        end = time.monotonic() + timeout
+        while fd is not None and not held:
+            try: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB); held = True
+            except BlockingIOError:
+                if time.monotonic() >= end: raise _held_too_long(name, timeout, path) from None
+                time.sleep(0.05)
+            except OSError: break              # a file system without flock
+        if not held: _log.debug(f"reading {name} under {root} without a lock: the root is not writable")
+        yield held
+    finally:
+        if fd is not None: os.close(fd)        # closing releases the shared lock
+
+# %% ../nbs/11a_artifacts.ipynb #6e823277
 @contextlib.contextmanager
 def artifact_lock(root:str|Path, # the artifacts root
                   name:str, # the artifact's folder name, e.g. 'AAPL'
                   timeout:float=LOCK_TIMEOUT, # seconds to wait for another process to finish
-                  required:bool=True, # False: go on without a lock where none can be made (a read-only root)
+                  required:bool=True, # False (a reader): where the lock cannot be written, share it read-only
                  ) -> Iterator[bool]:
     "Hold the cross-process lock of artifact `name` under `root`; yields whether a lock is held."
-    try: path = workspace(root, 'locks')/f'{name}.lock'
-    except OSError as e:
-        if required: raise ArtifactError(f"cannot create the lock for {name} under {root}: {e.strerror}") from None
-        _log.debug(f"no lock for {name}: {root} is not writable ({e.strerror}); reading without one")
-        yield False; return
-    lock = FileLock(path, timeout=timeout)
-    try: lock.acquire()
-    except Timeout:
-        raise ArtifactError(f"another process has held the lock of {name} for over {timeout:g} s ({path})",
-                            hint="wait for it to finish, or stop it; a lock is released when its process ends"
-                            ) from None
+    try:
+        lock = FileLock(workspace(root, 'locks')/f'{name}.lock', timeout=timeout)
+        lock.acquire()
+    except Timeout: raise _held_too_long(name, timeout, Path(root)/WORKSPACE/'locks'/f'{name}.lock') from None
+    except OSError as e:                       # a read-only root, or a workspace out of the root (ArtifactError)
+        if required and isinstance(e, ArtifactError): raise
+        if required:
+            raise ArtifactError(f"cannot take the lock of {name} under {root}: {e.strerror or type(e).__name__}",
+                                hint="make the models folder's .stocknb/locks writable, or choose another folder"
+                                ) from None
+        lock = None
+    if lock is None:
+        with _read_only_lock(root, name, timeout) as held: yield held
+        return
     try: yield True
     finally: lock.release()
 
@@ -312,30 +368,86 @@ def read_artifact(src:str|Path, # an artifact folder, e.g. saved_models/AAPL
         yield folder
 
 # %% ../nbs/11a_artifacts.ipynb #598a0811
+def iso_time(v) -> _dt.datetime|None:
+    "An ISO 8601 time as an aware `datetime` (UTC when it names no zone); `None` when `v` is not one."
+    if not isinstance(v, str): return None
+    try: t = _dt.datetime.fromisoformat(v)
+    except ValueError: return None
+    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+
+def _short(v, n:int=60) -> str:
+    r = repr(v)
+    return r if len(r) <= n else r[:n - 1] + '…'
+
+# %% ../nbs/11a_artifacts.ipynb #d2599974
+def _record_problem(r) -> str|None:
+    "Why `r` is not a validation record (a text `id`, an ISO time `validated_at`, `passed` model names); None if it is."
+    if not isinstance(r, dict): return f"is {_short(r)}, not an object"
+    if not isinstance(r.get('id'), str) or not r['id']: return f"has no text 'id' (got {_short(r.get('id'))})"
+    if iso_time(r.get('validated_at')) is None:
+        return f"has no ISO time 'validated_at' (got {_short(r.get('validated_at'))})"
+    p = r.get('passed')
+    if not isinstance(p, list) or not all(isinstance(m, str) for m in p):
+        return f"has no list of model names 'passed' (got {_short(p)})"
+    if not isinstance(r.get('data', {}), dict): return f"has a 'data' that is not an object (got {_short(r['data'])})"
+    return None
+
+def _parse_history(f:Path) -> list:
+    "The records in history file `f`; `ValueError` saying why it is not a history, `OSError` when unreadable."
+    if f.is_symlink() or not f.is_file():
+        raise ValueError(f"it is {'a link' if f.is_symlink() else 'a folder' if f.is_dir() else 'not a file'}")
+    try: h = json.loads(f.read_text(encoding='utf-8'))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"it is not valid JSON ({e})") from None
+    if not isinstance(h, list): raise ValueError(f"it holds {_short(h)}, not a list of records")
+    for i, r in enumerate(h):
+        if why := _record_problem(r): raise ValueError(f"record {i} {why}")
+    return h
+
+# %% ../nbs/11a_artifacts.ipynb #dddc6023
 def read_history(root:str|Path, # the artifacts root
                  name:str, # the artifact's name, e.g. 'AAPL'
                 ) -> list:
-    "The recorded validations of `name`, oldest first (empty when there are none)."
+    "The recorded validations of `name`, oldest first (empty when there are none); a broken history is an error."
     f = Path(root)/WORKSPACE/'history'/f'{name}.json'
-    if not f.exists(): return []
-    h = read_json(f)
-    if not isinstance(h, list): raise ArtifactError(f"{f} is not a validation history (expected a JSON list)")
-    return h
+    if not os.path.lexists(f): return []
+    try: return _parse_history(f)
+    except ValueError as e:
+        raise ArtifactError(f"the validation history {f} is broken: {e}",
+                            hint=f"the next validation of {name} sets it aside and starts a new one") from None
+    except OSError as e:
+        raise ArtifactError(f"cannot read the validation history {f}: {e.strerror or type(e).__name__}") from None
 
+def _set_aside(f:Path, why) -> list:
+    "Move the broken history `f` to `f.broken-<UTC time>` beside it, warn once, and start a new one (`[]`)."
+    aside = f.with_name(f"{f.name}.broken-{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%SZ}")
+    if os.path.lexists(aside): aside = aside.with_name(f"{aside.name}-{uuid.uuid4().hex[:6]}")
+    os.replace(f, aside)                       # a link is moved itself, never what it points to
+    _log.warning(f"the validation history {f} was broken ({why}); moved it aside to {aside.name} and started a new one")
+    return []
+
+# %% ../nbs/11a_artifacts.ipynb #5ff345ce
 def append_history(root:str|Path, # the artifacts root
                    name:str, # the artifact's name
-                   entry:dict, # what to record (made JSON-ready)
+                   entry:dict, # the validation record (`id`, `validated_at`, `passed`, ...), made JSON-ready
                    keep:int=50, # entries kept, newest last
                    timeout:float=LOCK_TIMEOUT, # seconds to wait for the lock
                   ) -> list:
-    "Append `entry` to the history of `name` (atomically, under its lock) and return the history."
-    f = workspace(root, 'history')/f'{name}.json'
-    check_inside(root, f, 'write')
-    with artifact_lock(root, name, timeout):
-        h = (read_history(root, name) + [to_jsonable(entry)])[-keep:]
-        tmp = f.with_name(f'.{f.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}')
-        write_json(tmp, h)
-        os.replace(tmp, f)
+    "Append `entry` to the history of `name` (atomically, under its lock; a broken one is set aside) and return it."
+    entry = to_jsonable(entry)
+    if why := _record_problem(entry): raise ArtifactError(f"refusing to record a validation of {name} that {why}")
+    try:
+        f = workspace(root, 'history')/f'{name}.json'
+        with artifact_lock(root, name, timeout):
+            try: h = _parse_history(f) if os.path.lexists(f) else []
+            except ValueError as e: h = _set_aside(f, e)
+            h = (h + [entry])[-keep:]
+            tmp = f.with_name(f'.{f.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}')
+            try: write_json(tmp, h); os.replace(tmp, f)
+            finally: tmp.unlink(missing_ok=True)
+    except ArtifactError: raise
+    except OSError as e:
+        raise ArtifactError(f"cannot update the validation history of {name} under {root}: "
+                            f"{e.strerror or type(e).__name__}") from None
     return h
 
 # %% ../nbs/11a_artifacts.ipynb #2d8b3872
@@ -366,7 +478,23 @@ def production_manifest(symbol:str, # the ticker
 
 # %% ../nbs/11a_artifacts.ipynb #675624f8
 MODEL_NAME = re.compile(r'[a-z][a-z0-9_]{0,31}')   # a saved model's name: it becomes a folder
+_DATES = ('first_date', 'last_date', 'training_first_date', 'training_last_date')   # data.*: YYYY-MM-DD
 
+def _is_date(v) -> bool:
+    try: return isinstance(v, str) and len(v) == 10 and bool(_dt.date.fromisoformat(v))
+    except ValueError: return False
+
+def _check_dates(man:dict, src:Path):
+    "The manifest's dates are real: `data.*` days like 2013-02-28, `validated_at` an ISO time (with a text id)."
+    for k in _DATES:
+        v = man['data'].get(k)
+        if (v is not None or k == 'training_last_date') and not _is_date(v):
+            raise ArtifactError(f"{src}: data.{k} in the manifest is not a date like 2013-02-28: {_short(v)}")
+    if iso_time(man.get('validated_at')) is None or not isinstance(man.get('validation_id'), str):
+        raise ArtifactError(f"{src}: the manifest's validated_at is not an ISO time, or its validation_id not text "
+                            f"({_short(man.get('validated_at'))}, {_short(man.get('validation_id'))})")
+
+# %% ../nbs/11a_artifacts.ipynb #a3fbb7e5
 def check_production_manifest(man:dict, # a verified manifest
                               src:Path, # its folder, for messages
                               known:list|tuple|None, # model names this code can load (None: any)
@@ -377,6 +505,7 @@ def check_production_manifest(man:dict, # a verified manifest
     lacks = [k for k in _PRODUCTION_KEYS if not isinstance(man.get(k), dict)]
     if lacks or 'training_last_date' not in man['data']:
         raise ArtifactError(f"{src}: the manifest lacks {lacks or ['data.training_last_date']}")
+    _check_dates(man, src)
     feats = man.get('features')
     if not isinstance(feats, list) or not feats: raise ArtifactError(f"{src}: manifest has no feature list")
     if man.get('features_sha256') != feature_set_hash(feats):

@@ -130,7 +130,7 @@ def cmd_run(a) -> int:
     from stocknb.artifacts import check_writable
     from stocknb.pipeline import ProductionPipeline
     pipe = ProductionPipeline(_config(a))
-    if not a.validate_only: check_writable(pipe.root)        # before hours of work, not after
+    if not a.validate_only: check_writable(pipe.root, symbol=pipe.config.symbol)   # before hours of work, not after
     rep = pipe.run_validation(progress=None)
     out = {'report': json.loads(rep.to_frame().to_json(orient='index')), 'correction': rep.correction,
            'gates': {m: g.reason for m, g in rep.gates.items()}, 'data_warnings': rep.data.get('warnings', [])}

@@ -250,8 +250,13 @@ def normalize_columns(df:pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/01_data.ipynb #b42dcce9
 _DATE_FORMATS = ('ISO8601', '%m/%d/%Y', '%m/%d/%y', '%Y%m%d')
-_OFFSET = re.compile(r'^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$')
+_OFFSET = re.compile(r'^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?|\d{4}-\d{2}-\d{2})\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$')
 
+def _parses(v, fmt) -> bool:
+    try: pd.to_datetime(v, format=fmt); return True
+    except (ValueError, TypeError): return False
+
+# %% ../nbs/01_data.ipynb #dba13bd4
 def parse_dates(s:pd.Series, # the date column as read from a file
                 name:str='Date', # its name, for error messages
                ) -> pd.DatetimeIndex:
@@ -259,7 +264,9 @@ def parse_dates(s:pd.Series, # the date column as read from a file
     if isinstance(s.dtype, pd.DatetimeTZDtype): return pd.DatetimeIndex(s).tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(s): return pd.DatetimeIndex(s)
     txt = s.astype(str).str.strip()
-    txt = txt.str.replace(_OFFSET, r'\1', regex=True)   # '2020-03-06 00:00:00-05:00' -> the exchange's local time
+    # an offset names the zone the time is written in; the local day written is the trading day, so it is dropped:
+    # '2020-03-06 00:00:00-05:00' -> 2020-03-06 00:00, '2020-01-03-05:00' -> 2020-01-03
+    txt = txt.str.replace(_OFFSET, r'\1', regex=True)
     for fmt in _DATE_FORMATS:
         try:
             with warnings.catch_warnings():
@@ -276,10 +283,6 @@ def parse_dates(s:pd.Series, # the date column as read from a file
                             "expected ISO (YYYY-MM-DD) or US M/D/YYYY")
     raise DataError(f"dates in column '{name}' mix formats (first value {txt.iloc[0]!r}); "
                     "use one of ISO (YYYY-MM-DD) or US M/D/YYYY")
-
-def _parses(v, fmt) -> bool:
-    try: pd.to_datetime(v, format=fmt); return True
-    except (ValueError, TypeError): return False
 
 # %% ../nbs/01_data.ipynb #4828126e
 def adjust_ohlcv(df:pd.DataFrame) -> pd.DataFrame:
@@ -314,8 +317,10 @@ def _mark_evidence(v:str) -> tuple:
     return None, m
 
 # %% ../nbs/01_data.ipynb #249a9399
+_SEP_WORDS = {';': 'semicolons', '\t': 'tabs', '|': 'pipes'}
+
 def detect_decimal(table:pd.DataFrame, # text columns of numbers, as read from a file
-                   sep:str=',', # the file's column separator (';' files are usually European)
+                   sep:str=',', # the file's column separator: only in a ',' file is a lone '.' surely a decimal point
                   ) -> str:
     "The decimal mark ('.' or ',') the numbers in `table` use, from evidence in the values; `DataError` when unclear."
     seen, vague = {}, {}
@@ -323,17 +328,19 @@ def detect_decimal(table:pd.DataFrame, # text columns of numbers, as read from a
         for v in pd.unique(table[c].dropna().astype(str).str.strip()):
             d, a = _mark_evidence(v)
             if d: seen.setdefault(d, (c, v))
-            if a and c != 'Volume': vague.setdefault(a, (c, v))
+            if a and (c != 'Volume' or sep != ','): vague.setdefault(a, (c, v))
     if len(seen) == 2:
         (c1, v1), (c2, v2) = seen[','], seen['.']
         raise DataError(f"column '{c1}' has {v1!r} (a decimal comma) but column '{c2}' has {v2!r} (a decimal point): "
                         "the file mixes conventions", hint="fix the file, or pass decimal=',' or decimal='.'",
                         cli_hint="fix the file, or pass --decimal , or --decimal .")
     if seen: return next(iter(seen))
-    if ',' in vague or ('.' in vague and sep == ';'):
+    if ',' in vague or ('.' in vague and sep != ','):
         m = ',' if ',' in vague else '.'
         c, v = vague[m]
-        raise DataError(f"cannot tell whether {m!r} in {v!r} (column '{c}') is a decimal mark or a thousands separator",
+        why = f" (files separated by {_SEP_WORDS.get(sep, repr(sep))} often group thousands with '.')"
+        raise DataError(f"cannot tell whether {m!r} in {v!r} (column '{c}') is a decimal mark or a thousands separator"
+                        + ('' if sep == ',' else why),
                         hint="pass decimal=',' or decimal='.'", cli_hint="pass --decimal , or --decimal .")
     return '.'
 
@@ -373,14 +380,14 @@ def _dated_table(df:pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/01_data.ipynb #ba95f64f
 def _frame_from_table(df:pd.DataFrame, src:str, adjust:bool=True, min_rows:int=1,
-                      decimal:str|None=None) -> pd.DataFrame:
+                      decimal:str|None=None, sep:str=',') -> pd.DataFrame:
     "Turn a table read from a file (a date column or an unnamed first one) into validated OHLCV; errors name `src`."
-    try: return _table_to_ohlcv(df, src, adjust, min_rows, decimal)
+    try: return _table_to_ohlcv(df, src, adjust, min_rows, decimal, sep)
     except DataError as e:
         msg = e.msg if e.msg.startswith(f"{src}: ") else f"{src}: {e.msg}"
         raise type(e)(msg, hint=e.hint, cli_hint=e.cli_hint) from None
 
-def _table_to_ohlcv(df, src, adjust, min_rows, decimal):
+def _table_to_ohlcv(df, src, adjust, min_rows, decimal, sep):
     df = _dated_table(df)
     if len(df) == 0: raise DataError("no data rows")
     missing = [c for c in OHLCV if c not in df.columns]
@@ -395,7 +402,7 @@ def _table_to_ohlcv(df, src, adjust, min_rows, decimal):
     text = [c for c in keep if not pd.api.types.is_numeric_dtype(df[c])]
     if text:  # numbers first (clear message), then adjust, then the full validation
         df = df.copy()
-        d = decimal or detect_decimal(df[text])
+        d = decimal or detect_decimal(df[text], sep)
         for c in text: df[c] = parse_numbers(df[c], d, c)
     if 'Adj Close' in df.columns: df = adjust_ohlcv(df)
     return validate_ohlcv(df, min_rows=min_rows)
@@ -431,12 +438,12 @@ def _csv_text(path:Path) -> str:
     except UnicodeDecodeError as e:
         raise DataError(f"{path.name}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
 
-def _csv_table(text:str, sep:str|None, name:str) -> pd.DataFrame:
-    "The cells of a CSV text as strings; the separator is sniffed from the header line unless given."
+def _csv_table(text:str, sep:str|None, name:str) -> tuple:
+    "`(cells as strings, separator)` of a CSV text; the separator is sniffed from the header line unless given."
     header = next((ln for ln in text.splitlines() if ln.strip()), '')
     if not header: raise DataError(f"{name}: not a readable CSV file (empty)")
     sep = sep or _sniff_sep(header, name)
-    try: return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, skipinitialspace=True)
+    try: return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, skipinitialspace=True), sep
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else 'empty'
         raise DataError(f"{name}: not a readable CSV file ({type(e).__name__}: {first})") from None
@@ -454,8 +461,8 @@ def load_csv(path:str|Path, # a CSV file of daily bars
         raise ConfigError(f"sep must be one of {list(SEPARATORS)}; got {sep!r}")
     if decimal is not None and decimal not in ('.', ','):
         raise ConfigError(f"decimal must be '.' or ','; got {decimal!r}")
-    df = _csv_table(_csv_text(path), sep, path.name)
-    return _frame_from_table(df, path.name, adjust=adjust, min_rows=min_rows, decimal=decimal)
+    df, sep = _csv_table(_csv_text(path), sep, path.name)
+    return _frame_from_table(df, path.name, adjust=adjust, min_rows=min_rows, decimal=decimal, sep=sep)
 
 # %% ../nbs/01_data.ipynb #8eb3f18a
 _SAMPLE = ('AAPL', 'GOOG', 'IBM', 'MSFT')

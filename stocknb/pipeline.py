@@ -26,8 +26,8 @@ from .walk_forward import WalkForwardValidator, WalkForwardResult, model_context
 from .gbm import GBMModel, gbm_factory, train_gbm_baseline
 from .backtest import Backtester, positions_from_predictions, compare_strategies, versus_buy_and_hold
 from .stacking import PredictionResult, StackingEnsembleTrainer, StackingPredictor, StackMeta, meta_settings
-from .artifacts import (check_writable, append_history, read_history, json_sha256, production_manifest,
-                               write_model_set, read_model_set)
+from .artifacts import (check_writable, append_history, read_history, iso_time, json_sha256,
+                               production_manifest, write_model_set, read_model_set)
 
 # %% ../nbs/13_pipeline.ipynb #880f20c0
 _log = get_logger(__name__)
@@ -120,6 +120,27 @@ def _check_source(c:PipelineConfig):
     t0, t1 = check_date(c.start, P + 'start'), check_date(c.end, P + 'end')
     if t0 is not None and t1 is not None and t0 > t1: raise ConfigError(f"{P}start {c.start} is after end {c.end}")
 
+# %% ../nbs/13_pipeline.ipynb #6e33df08
+def _unbuildable(m:str, p:dict, e:Exception) -> ConfigError:
+    "The error for model parameters the estimator itself refused with a Python error."
+    return ConfigError(f"PipelineConfig.model_params[{m!r}]: the model cannot be built with {p!r} "
+                       f"({type(e).__name__}: {e})")
+
+def _check_param_shapes(mp) -> dict:
+    "`model_params` is a dict of dicts keyed by model name, and leaves alone what the config sets for every model."
+    if not isinstance(mp, dict) or any(k not in (*MODELS, 'stack') or not isinstance(v, dict) for k, v in mp.items()):
+        raise ConfigError(f"PipelineConfig.model_params must be a dict of dicts keyed by model name "
+                          f"({', '.join(MODELS)}) or 'stack' (the meta-learner); got {mp!r}")
+    for m, p in mp.items():
+        own = sorted(set(p) & set(_GBM_OWNED)) if m in _GBMS else []
+        if own: raise ConfigError(f"PipelineConfig.model_params[{m!r}] sets {own}: the config sets them for every "
+                                  f"model (PipelineConfig.{own[0]})")
+        if m in (*_GBMS, 'stack') and p.get('params') is not None and not isinstance(p['params'], dict):
+            raise ConfigError(f"PipelineConfig.model_params[{m!r}]['params'] must be a dict of booster settings, e.g. "
+                              f"{{'max_depth': 4}}; got {p['params']!r} ({type(p['params']).__name__})")
+    return mp
+
+# %% ../nbs/13_pipeline.ipynb #1b3ef865
 def _check_models(c:PipelineConfig):
     "Model names, and each model's parameters against its estimator (by building a model factory, as a run would)."
     if not isinstance(c.models, tuple) or not c.models or not all(isinstance(m, str) for m in c.models):
@@ -127,15 +148,14 @@ def _check_models(c:PipelineConfig):
                           f"got {c.models!r}")
     unknown = [m for m in c.models if m not in MODELS]
     if unknown: raise ConfigError(f"PipelineConfig.models: unknown model(s) {unknown}; available: {', '.join(MODELS)}")
-    mp = c.model_params
-    if not isinstance(mp, dict) or any(k not in (*MODELS, 'stack') or not isinstance(v, dict) for k, v in mp.items()):
-        raise ConfigError(f"PipelineConfig.model_params must be a dict of dicts keyed by model name "
-                          f"({', '.join(MODELS)}) or 'stack' (the meta-learner); got {mp!r}")
+    mp = _check_param_shapes(c.model_params)
     try: meta_settings(mp.get('stack'))
-    except (ConfigError, DataError) as e: raise ConfigError(f"PipelineConfig.model_params['stack']: {e.msg}") from None
+    except DataError as e: raise ConfigError(f"PipelineConfig.model_params['stack']: {e.msg}") from None
+    except (TypeError, ValueError) as e: raise _unbuildable('stack', mp['stack'], e) from None
     for m in dict.fromkeys(c.models + tuple(k for k in c.model_params if k != 'stack')):
         try: MODELS[m].factory(c)
         except DataError as e: raise ConfigError(f"PipelineConfig.model_params[{m!r}]: {e.msg}", hint=e.hint) from None
+        except (TypeError, ValueError) as e: raise _unbuildable(m, mp.get(m, {}), e) from None
 
 # %% ../nbs/13_pipeline.ipynb #0564e75a
 @patch(as_prop=True)
@@ -168,6 +188,8 @@ class ModelSpec:
     train_full: Callable # (config, X, y) -> (fitted model, notes)
     save: Callable # (model, folder) -> None
     load: Callable # (folder) -> model
+
+_GBMS, _GBM_OWNED = ('xgb', 'lgbm'), ('calibration', 'seed', 'n_jobs')   # the GBM settings PipelineConfig owns
 
 def _gbm_spec(kind:str) -> ModelSpec:
     def kw(cfg):
@@ -527,6 +549,7 @@ class ProductionPipeline:
         if overrides: cfg = PipelineConfig.from_dict({**cfg.to_dict(), **overrides})
         self.config = cfg
         self.report_, self.production_, self._data = None, None, {}
+        self._unrecorded = {}   # symbol -> validation records the history could not take (`predict` still uses them)
 
     def __repr__(self): return f"ProductionPipeline({self.config.symbol!r}, models={list(self.config.models)})"
 
@@ -632,8 +655,9 @@ def _record(self:ProductionPipeline, rep:ValidationReport):
              'passed': rep.passed, 'config_sha256': json_sha256(rep.config.to_dict())}
     try: append_history(self.root, rep.symbol, entry)
     except (OSError, ArtifactError) as e:
+        self._unrecorded.setdefault(rep.symbol, []).append(entry)
         _log.warning(f"{rep.symbol}: could not record this validation in the history under {self.root} ({e}); "
-                     "`predict` cannot compare it with the saved model")
+                     "`predict` in another process cannot compare the saved model with it")
 
 # %% ../nbs/13_pipeline.ipynb #3eaa4155
 def _production_set(rep:ValidationReport) -> tuple:
@@ -663,7 +687,7 @@ def train_production(self:ProductionPipeline, symbol:str|None=None, # default: c
     if skip_gate is not None and not isinstance(skip_gate, bool):
         raise ConfigError(f"skip_gate must be True, False or None (the config's); got {skip_gate!r}")
     if skip_gate is not None and skip_gate != c.skip_gate: c = replace(c, skip_gate=skip_gate, skip_wfe_check=skip_gate)
-    if save: check_writable(self.root)
+    if save: check_writable(self.root, symbol=sym)              # the folder, its workspace, root/SYMBOL: before work
     rep, df = self._report(sym), self.load_data(sym, data)
     if frame_hash(df) != rep.data['sha256']:
         d = rep.data
@@ -713,21 +737,33 @@ def _manifest(rep:ValidationReport, ds, use:list, overridden:bool, notes:dict, c
 # %% ../nbs/13_pipeline.ipynb #564e32a7
 def model_staleness(pm:ProductionModel, # a loaded production model
                     root:str|Path, # the models root holding the symbol's history
+                    unrecorded:list|None=None, # later records this process could not write to the history
                    ) -> list:
-    "Warnings (plain sentences) when the newest recorded validation of the symbol disagrees with the saved model."
-    try: hist = read_history(root, pm.symbol)
-    except ArtifactError as e: return [f"the validation history is unreadable ({e})"]
+    "Warnings (plain sentences) when a validation of the symbol later than the saved model's disagrees with it."
+    try: hist = read_history(root, pm.symbol) + list(unrecorded or [])
+    except ArtifactError as e:
+        why = f"{e.msg}: the saved model cannot be compared with later validations"
+        return [why + (f" ({e.hint})" if e.hint else '')]
     man = pm.manifest
-    if not hist or hist[-1].get('id') == man.get('validation_id'): return []
-    new = hist[-1]
+    if not hist: return []
+    ids = [r['id'] for r in hist]
+    if man.get('validation_id') in ids: later = hist[len(ids) - ids[::-1].index(man['validation_id']):]
+    else:
+        later = [r for r in hist if iso_time(r['validated_at']) > iso_time(man['validated_at'])]
+        if not later:
+            return [f"the validation history of {pm.symbol} does not record the validation this model comes from "
+                    f"({man['validated_at']}) and holds nothing later (it could not be written then: a read-only "
+                    "folder, or record=False), so it cannot tell whether a later validation disagrees with this model"]
+    if not later: return []
+    new = later[-1]
     saved = sorted(m for m, g in man.get('gate', {}).items() if g.get('passed'))
-    newest = sorted(new.get('passed', []))
+    newest = sorted(new['passed'])
     if newest == saved and not man.get('gate_overridden'): return []
     said = lambda ms: f"passed the gate for {', '.join(ms)}" if ms else 'failed the gate for every model'
     skipped = ' (trained with the gate skipped)' if man.get('gate_overridden') else ''
-    return [f"the newest validation of {pm.symbol} ({new.get('validated_at')}, data to "
+    return [f"the newest validation of {pm.symbol} ({new['validated_at']}, data to "
             f"{new.get('data', {}).get('last_date')}) {said(newest)}, but this model comes from the validation of "
-            f"{man.get('validated_at')}, which {said(saved)}{skipped}: retrain it or stop using it"]
+            f"{man['validated_at']}, which {said(saved)}{skipped}: retrain it or stop using it"]
 
 # %% ../nbs/13_pipeline.ipynb #01a5fb50
 def _in_sample_error(sym:str, as_of:pd.Timestamp, trained_to:pd.Timestamp) -> DataError:
@@ -759,7 +795,7 @@ def predict(self:ProductionPipeline,
     if not np.isfinite(X.to_numpy()).all():
         raise DataError(f"{sym}: the features of the last {len(X)} bar(s) ({X.index[0]:%Y-%m-%d} … "
                         f"{as_of:%Y-%m-%d}) are not all finite")
-    notes = model_staleness(pm, self.root)
+    notes = model_staleness(pm, self.root, self._unrecorded.get(sym))
     if as_of <= trained_to: notes.insert(0, f"in-sample: the model was trained on labels through "
                                             f"{trained_to:%Y-%m-%d}")
     for n in notes: _log.warning(f"{sym}: {n}")

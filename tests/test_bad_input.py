@@ -82,6 +82,16 @@ CLI = {
                           ['data', '--source', 'csv', '--path', '{data}/f.csv', '--decimal', '.', '--json'], 0, None, '"last_close": 1280.0'),
     'csv-decimal-mixed': ({'f.csv': HEAD + '2020-01-02,"99,5",100.1,99,99.93,1000\n'},
                           ['data', '--source', 'csv', '--path', '{data}/f.csv'], 2, 'DataError', 'the file mixes conventions'),
+    'csv-semicolon-dot-thousands': ({'f.csv': 'Date;Open;High;Low;Close;Volume\n2020-01-02;3.060;3.100;3.050;3.070;12000\n'},
+                                    ['data', '--source', 'csv', '--path', '{data}/f.csv'], 2, 'DataError',
+                                    "cannot tell whether '.' in '3.060' (column 'Open') is a decimal mark or a thousands separator "
+                                    "(files separated by semicolons often group thousands with '.'); pass --decimal , or --decimal ."),
+    'csv-semicolon-dot-thousands-given': ({'f.csv': 'Date;Open;High;Low;Close;Volume\n2020-01-02;3.060;3.100;3.050;3.070;12000\n'},
+                                          ['data', '--source', 'csv', '--path', '{data}/f.csv', '--decimal', ',', '--json'], 0, None,
+                                          '"last_close": 3070.0'),
+    'csv-mixed-offsets-on-dates': ({'f.csv': HEAD + '2020-01-02+00:00,1,2,0.5,1.5,10\n2020-01-03-05:00,1,2,0.5,1.5,10\n'},
+                                   ['data', '--source', 'csv', '--path', '{data}/f.csv', '--json'], 0, None,
+                                   '"last_date": "2020-01-03"'),
     'csv-utc-offsets-across-dst': ({'f.csv': HEAD + '2020-03-06 00:00:00-05:00,1,2,0.5,1.5,10\n2020-03-09 00:00:00-04:00,1,2,0.5,1.5,10\n'},
                                    ['data', '--source', 'csv', '--path', '{data}/f.csv', '--json'], 0, None, '"first_date": "2020-03-06"'),
     'csv-same-day-twice': ({'f.csv': HEAD + '2020-01-02,1,2,0.5,1.5,10\n2020-01-02 16:00,1,2,0.5,1.5,10\n'},
@@ -207,6 +217,11 @@ PY = {  # id: (function of the world, error type, message)
     'config-bad-xgb-value': (lambda w: PipelineConfig(model_params={'xgb': {'params': {'max_depth': 'deep'}}}), ConfigError,
                              "XGBoost cannot use params"),
     'config-model-params-not-dict': (lambda w: PipelineConfig(model_params={'xgb': 3}), ConfigError, "must be a dict of dicts"),
+    'config-model-params-params-not-dict': (lambda w: PipelineConfig(model_params={'xgb': {'params': 'abc'}}), ConfigError,
+                                            "PipelineConfig.model_params['xgb']['params'] must be a dict of booster settings, "
+                                            "e.g. {'max_depth': 4}; got 'abc' (str)"),
+    'config-model-params-sets-seed': (lambda w: PipelineConfig(model_params={'lgbm': {'seed': 3}}), ConfigError,
+                                      "PipelineConfig.model_params['lgbm'] sets ['seed']: the config sets them for every model"),
     'config-unknown-setting': (lambda w: PipelineConfig.from_dict({'colour': 'red'}), ConfigError, "unknown PipelineConfig setting(s) ['colour']"),
     'load-start-integer': (lambda w: load_ohlcv('AAPL', start=20100101), ConfigError, "(did you mean '2010-01-01'?)"),
     'pipeline-constant-price-in-memory': (lambda w: ProductionPipeline(symbol='FLAT').run_validation(
@@ -323,6 +338,8 @@ ARTIFACT = {  # id: (how the saved model is damaged, CLI args, exit code, text i
                                      "the manifest lacks ['data']"),
     'artifact-forged-bad-config': (_edit_json('PL/manifest.json', lambda m: m['config'].update(seed=-1), rehash=True), PREDICT, 2,
                                    'the saved config is not valid for this stocknb'),
+    'artifact-forged-bogus-date': (_edit_json('PL/manifest.json', lambda m: m['data'].update(training_last_date='2013-02-30'), rehash=True),
+                                   PREDICT, 2, "data.training_last_date in the manifest is not a date like 2013-02-28: '2013-02-30'"),
     'artifact-symlink-out-of-root': (lambda w: (shutil.rmtree(w/'models'/'PL'), (w/'models'/'PL').symlink_to(w/'victim')), PREDICT, 2,
                                      'outside the root'),
     'predict-in-sample-day': (lambda w: None, PREDICT + ['--end', f"{PLANTED.index[-50]:%Y-%m-%d}"], 2,
@@ -422,3 +439,203 @@ def test_stacking_predictor_refuses_a_folder_without_a_stack(tworld):
     from stocknb.core import ArtifactError
     with pytest.raises(ArtifactError, match=r"holds no stacked ensemble \(models \['xgb'\]\); train one with stacking=True"):
         StackingPredictor.load('PL', tworld/'models')
+
+# ---------------------------------------------------------------- numbers and dates through the Python API
+SEMI_GROUPED = 'Date;Open;High;Low;Close;Volume\n2020-01-02;3.060;3.100;3.050;3.070;12000\n2020-01-03;3.070;3.120;3.060;3.110;15000\n'
+
+def test_semicolon_file_with_dot_thousands_is_refused_then_read_right(world):
+    "`3.060` in a ';' file is 3060 in Europe and 3.06 elsewhere: refused (never ÷ 1000 in silence); decimal=',' reads it."
+    f = world/'data'/'eu.csv'; f.write_text(SEMI_GROUPED)
+    with pytest.raises(DataError, match=r"eu.csv: cannot tell whether '.' in '3.060' \(column 'Open'\) is a decimal mark or a "
+                                        r"thousands separator \(files separated by semicolons"):
+        load_ohlcv('EU', source='csv', path=f)
+    df = load_ohlcv('EU', source='csv', path=f, decimal=',')
+    assert df['Close'].tolist() == [3070.0, 3110.0] and df['Volume'].tolist() == [12000.0, 15000.0]
+    assert load_ohlcv('EU', source='csv', path=f, decimal='.')['Close'].tolist() == [3.07, 3.11]   # the user's call, said out loud
+
+# ---------------------------------------------------------------- the validation history: checked, reported, repaired once
+HISTORY = ('.stocknb', 'history', 'PL.json')
+BROKEN_HISTORY = {  # id: (what is written where the history file should be, what the warning says)
+    'history-list-of-numbers': ('[1, 2, 3]', 'record 0 is 1, not an object'),
+    'history-passed-null': (None, "record 0 has no list of model names 'passed' (got None)"),
+    'history-a-folder': ('<dir>', 'it is a folder'),
+    'history-not-json': ('[{"id": ', 'it is not valid JSON'),
+}
+
+def _break_history(w, how):
+    f = w/'models'/Path(*HISTORY)
+    if how == '<dir>': f.unlink(); f.mkdir(); (f/'x').write_text('1')
+    elif how is None: h = read_json(f); h[-1]['passed'] = None; write_json(f, h)
+    else: f.write_text(how)
+    return f
+
+@pytest.mark.parametrize('case', list(BROKEN_HISTORY))
+def test_broken_history_is_a_warning_then_set_aside_once(case, tworld, capsys):
+    "predict warns (exit 0) and changes nothing, every time; the next validation moves the file aside once and starts anew."
+    how, msg = BROKEN_HISTORY[case]
+    f = _break_history(tworld, how)
+    before = snapshot(tworld)
+    for _ in range(2):
+        code, out, err = run_cli(tworld, PREDICT, capsys)
+        assert code == 0 and 'Traceback' not in err, err
+        assert f"warning: the validation history {f} is broken: {msg}" in out, out
+        assert "the saved model cannot be compared with later validations (the next validation of PL sets it aside and " \
+               "starts a new one)" in out, out
+        assert snapshot(tworld) == before                                     # loading repairs nothing, writes nothing
+    if case != 'history-list-of-numbers': return                             # one validation run is enough to show the repair
+    code, out, err = run_cli(tworld, ['run', '--validate-only', '--symbol', 'PL', '--source', 'csv', '--path', '{data}/planted.csv',
+                                      '--models', 'xgb'], capsys)
+    assert code == 0, err
+    assert err.count(f"the validation history {f} was broken ({msg}); moved it aside to PL.json.broken-") == 1, err
+    aside = [p.name for p in f.parent.iterdir() if p.name.startswith('PL.json.broken-')]
+    assert len(aside) == 1 and (f.parent/aside[0]).read_text() == how and len(read_json(f)) == 1
+    code, out, err = run_cli(tworld, PREDICT, capsys)
+    assert code == 0 and 'validation history' not in out + err, out + err   # repaired: no warning any more
+
+def test_history_that_missed_the_models_validation_is_not_called_newest(tworld, capsys):
+    "A history whose last append failed holds only older records: predict says it cannot tell, not 'the newest ... retrain'."
+    f = tworld/'models'/Path(*HISTORY)
+    h = read_json(f)
+    assert len(h) == 1 and h[0]['id'] == read_json(tworld/'models'/'PL'/'manifest.json')['validation_id']
+    h[0].update(id='an-earlier-one', validated_at='2001-01-01T00:00:00+00:00', passed=[])   # what a failed append leaves
+    write_json(f, h)
+    code, out, err = run_cli(tworld, PREDICT, capsys)
+    assert code == 0, err
+    assert 'warning: the validation history of PL does not record the validation this model comes from' in out, out
+    assert 'so it cannot tell whether a later validation disagrees with this model' in out
+    assert 'newest validation' not in out and 'retrain' not in out
+
+def test_unrecorded_validation_still_counts_in_the_same_process(tworld):
+    "When the history cannot be written, the pipeline keeps the record: its own predict still sees that the gate now fails."
+    hist = tworld/'models'/'.stocknb'/'history'
+    shutil.rmtree(hist); hist.write_text('a file where the history folder should be')    # any user: appending fails
+    (tworld/'data'/'noise.csv').write_text(csv(random_walk_ohlcv(2500, seed=5)))
+    cfg = PipelineConfig(symbol='PL', source='csv', path=str(tworld/'data'/'noise.csv'), models_dir=str(tworld/'models'), **FAST)
+    pipe = ProductionPipeline(cfg)
+    assert pipe.run_validation().passed == []                                 # recorded nowhere: a warning in the log
+    r = pipe.predict(PLANTED)
+    assert r.notes and 'the newest validation of PL' in r.notes[0] and 'failed the gate for every model' in r.notes[0]
+    with pytest.raises(ArtifactError, match=r'history is a file where the workspace of the models folder needs a folder'):
+        pipe.train_production(skip_gate=True)                                 # and a save is refused before it trains
+
+# ---------------------------------------------------------------- links out of the root: refused before any work
+def test_run_refuses_links_out_of_the_root_before_work(tworld, capsys):
+    "A symbol folder or a workspace that links out of the root is refused by `run` in its first second, not after training."
+    import time
+    (tworld/'models'/'EVIL').symlink_to(tworld/'victim')
+    before = snapshot(tworld)
+    args = ['run', '--symbol', 'EVIL', '--source', 'csv', '--path', '{data}/planted.csv', '--models', 'xgb']
+    t0 = time.perf_counter(); code, out, err = run_cli(tworld, args, capsys); dt = time.perf_counter() - t0
+    assert code == 2 and f"error: ArtifactError: refusing to replace {tworld/'models'/'EVIL'}: it is outside the root" in err, err
+    assert out == '' and dt < 5 and snapshot(tworld) == before                # no report: nothing was validated
+    ws = tworld/'models'/'.stocknb'
+    shutil.rmtree(ws); ws.symlink_to(tworld/'victim')
+    before = snapshot(tworld)
+    code, out, err = run_cli(tworld, ['run', '--symbol', 'PL'] + args[3:], capsys)
+    assert code == 2 and f"refusing to use {ws/'tmp'}: it is outside the root" in err and out == '', err
+    assert snapshot(tworld) == before
+
+# ---------------------------------------------------------------- read-only and half-writable roots, as a user without write access
+import functools, time
+
+@functools.lru_cache(maxsize=1)
+def _other_user():
+    "(argv prefix, python, uid, gid) to run a process that does not own the test's files; None with the reason when impossible."
+    if os.geteuid() != 0: return ([], sys.executable, os.getuid(), os.getgid()), ''      # not root: chmod is enough
+    import pwd
+    try: pw = pwd.getpwnam('nobody')
+    except KeyError: return None, 'running as root and there is no user "nobody"'
+    tool = shutil.which('setpriv')
+    if tool is None: return None, 'running as root and setpriv (util-linux) is not installed'
+    pre = [tool, f'--reuid={pw.pw_uid}', f'--regid={pw.pw_gid}', '--clear-groups']
+    want = '%d.%d' % sys.version_info[:2]                  # the same Python, maybe another binary (root's may be unreachable)
+    for py in dict.fromkeys(p for p in (sys.executable, getattr(sys, '_base_executable', None), shutil.which(f'python{want}')) if p):
+        r = subprocess.run(pre + [py, '-c', 'import sys, stocknb.cli, xgboost; print("%d.%d" % sys.version_info[:2])'],
+                           capture_output=True, text=True, env=_child_env(Path('/tmp')), cwd='/tmp')
+        if r.returncode == 0 and r.stdout.strip() == want: return (pre, py, pw.pw_uid, pw.pw_gid), ''
+    return None, f'no Python {want} that user "nobody" can run and import stocknb with (root\'s interpreter is not reachable)'
+
+def _child_env(home:Path) -> dict:
+    return {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), 'HOME': str(home), 'MPLCONFIGDIR': str(home),
+            'PYTHONPATH': os.pathsep.join(p for p in sys.path if p), 'OMP_WAIT_POLICY': 'PASSIVE', 'TF_CPP_MIN_LOG_LEVEL': '3',
+            'MPLBACKEND': 'Agg', 'LC_ALL': 'C.UTF-8'}
+
+def _give(p:Path, uid, gid):
+    "Make `p` (and everything in it) belong to the other user: writable by it."
+    for q in [p, *p.rglob('*')]: os.lchown(q, uid, gid)
+
+def _take(p:Path):
+    "Make folder `p` unwritable by the other user (root's 755, or 555 when we are that user)."
+    if os.geteuid() == 0: os.lchown(p, 0, 0); p.chmod(0o755)
+    else: p.chmod(0o555)
+
+@pytest.fixture
+def ro_world(trained):
+    "A world the other user can reach (not under pytest's private tmp): models (a trained PL), data, victim; and its home."
+    who, why = _other_user()
+    if who is None: pytest.skip(why)
+    base = Path(tempfile.mkdtemp(prefix='stocknb-ro-')); base.chmod(0o755)
+    w = base/'world'
+    for d in ('data', 'victim'): (w/d).mkdir(parents=True)
+    (w/'victim'/'keep.txt').write_text('not yours')
+    shutil.copytree(trained/'models', w/'models'); shutil.copy(trained/'planted.csv', w/'data'/'planted.csv')
+    (base/'home').mkdir(); _give(base/'home', *who[2:])
+    yield w, who
+    for q in [base, *base.rglob('*')]:
+        if q.is_dir() and not q.is_symlink(): q.chmod(0o755)
+    shutil.rmtree(base, ignore_errors=True)
+
+def _run_as_other(w, who, args):
+    "`stocknb ARGS` as the other user, in a fresh process; (exit code, stdout, stderr, seconds)."
+    pre, py = who[:2]
+    t0 = time.perf_counter()
+    r = subprocess.run(pre + [py, '-m', 'stocknb.cli', *args], capture_output=True, text=True, cwd=w,
+                       env=_child_env(w.parent/'home') | {'STOCKNB_MODELS_DIR': str(w/'models')}, timeout=300)
+    return r.returncode, r.stdout, r.stderr, time.perf_counter() - t0
+
+import tempfile
+RO_PREDICT = ['predict', '--symbol', 'PL', '--source', 'csv', '--path', 'data/planted.csv']
+
+def test_predict_from_a_read_only_root_with_a_lock_file(ro_world):
+    "Loading needs no write: a root the user may only read (lock file and history included) predicts, and is left as it was."
+    w, who = ro_world
+    if os.geteuid() != 0:
+        for q in [w/'models', *(w/'models').rglob('*')]:
+            if q.is_dir(): q.chmod(0o555)
+    assert (w/'models'/'.stocknb'/'locks'/'PL.lock').exists()
+    before = snapshot(w)
+    code, out, err, dt = _run_as_other(w, who, RO_PREDICT)
+    assert code == 0 and out.startswith('PL for ') and 'Traceback' not in err, (code, err[-2000:])
+    assert 'warning' not in out and snapshot(w) == before
+    f = w/'models'/Path(*HISTORY)
+    if os.geteuid() != 0: f.parent.chmod(0o755)
+    f.write_text('[1, 2, 3]')                                               # broken, and the user may not repair it
+    if os.geteuid() != 0: f.parent.chmod(0o555)
+    before = snapshot(w)
+    code, out, err, dt = _run_as_other(w, who, RO_PREDICT)
+    assert code == 0 and 'warning: the validation history' in out and 'is broken: record 0 is 1, not an object' in out, out + err
+    assert snapshot(w) == before
+
+HALF = {  # id: (the part of the workspace the user may not write, text of the refusal)
+    'workspace-tmp-read-only': ('.stocknb/tmp', "cannot write to {models}/.stocknb/tmp, the workspace of the models folder: Permission denied"),
+    'workspace-locks-read-only': ('.stocknb/locks', "cannot write to {models}/.stocknb/locks, the workspace of the models folder: Permission denied"),
+    'workspace-history-read-only': ('.stocknb/history', "cannot write to {models}/.stocknb/history, the workspace of the models folder: Permission denied"),
+    'workspace-lock-file-read-only': ('.stocknb/locks/PL.lock', "cannot take the lock of PL in the models folder: this user may not write {models}/.stocknb/locks/PL.lock"),
+    'symbol-folder-read-only': ('PL', "cannot replace {models}/PL: this user may not write that folder (a save moves it aside)"),
+}
+
+@pytest.mark.parametrize('case', list(HALF))
+def test_half_writable_root_is_refused_before_training(case, ro_world):
+    "A root the user may write but whose workspace (or symbol folder) it may not: `run` exits 2 at once, nothing trained or changed."
+    w, who = ro_world
+    part, text = HALF[case]
+    if os.geteuid() == 0: _give(w/'models', *who[2:])
+    p = w/'models'/part
+    if p.is_dir(): _take(p)
+    elif os.geteuid() == 0: os.lchown(p, 0, 0); p.chmod(0o644)
+    else: p.chmod(0o444)
+    before = snapshot(w)
+    code, out, err, dt = _run_as_other(w, who, ['run', '--symbol', 'PL', '--source', 'csv', '--path', 'data/planted.csv', '--models', 'xgb'])
+    assert code == 2 and err.strip().splitlines()[-1] == 'error: ArtifactError: ' + text.format(models=w/'models') + \
+        '; choose another with --models-dir DIR or $STOCKNB_MODELS_DIR', (code, err[-2000:])
+    assert out == '' and snapshot(w) == before                              # no report printed: nothing was validated
