@@ -237,10 +237,12 @@ def _add_universe_args(p:argparse.ArgumentParser):
     p.add_argument('--backend', default='loky', choices=BACKENDS,
                    help='loky: processes on this machine (default); dask or ray: a cluster (extras dask, ray)')
     p.add_argument('--address', default=None,
-                   help='the cluster: a Dask scheduler (tcp://host:8786) or a Ray address (ray://host:10001); '
+                   help='the cluster: a Dask scheduler (tcp://HOST:8786) or a Ray address (ray://HOST:10001, '
+                        'HOST:6379 or auto); checked before anything runs: it must answer as one within 5 s; '
                         'default: start one on this machine')
     p.add_argument('--n-jobs', type=int, default=-1,
-                   help=f"parallel workers, -1 (all, the default) or {_lim('n_jobs')}")
+                   help=f"parallel workers, -1 (as many as help, the default) or {_lim('n_jobs')}; on this machine "
+                        "never more than one per symbol and per core")
     p.add_argument('--train', action='store_true', help='also train and save the symbols where a model passes')
     p.add_argument('--k', type=int, default=None,
                    help='names on each side of the long-short portfolio, 1 … half the symbols (default 1)')
@@ -269,11 +271,12 @@ def _correction_line(u) -> str:
             f"(symbol, model) tests of the run, α = {k['alpha']:g}; a model passes only on p adj.; Sharpe: the "
             f"sign strategy after costs, B&H: buy & hold over the same days, vs B&H: the difference")
 
+# %% ../nbs/15_cli.ipynb #28395a33
 _XS_UNITS = ("per date across symbols; t: Newey-West; ls_: the long-short portfolio after costs, ls_turnover in "
              "× equity per year")
 
-def _universe_text(u, xs) -> str:
-    "The universe run as text: one row per symbol and model, the failures, the cross-section."
+def _universe_text(u, xs, no_xs:str|None=None) -> str:
+    "The universe run as text: one row per symbol and model, the failures, the cross-section (or why there is none)."
     import textwrap
     out = [f"{u.table.symbol.nunique()} symbol(s) on {u.where} in {u.seconds:.0f} s"]
     if (u.table.status == 'ok').any():
@@ -286,6 +289,7 @@ def _universe_text(u, xs) -> str:
     if xs is not None:
         out += ['', textwrap.fill(f"cross-section ({_XS_UNITS}):", 100, break_on_hyphens=False),
                 xs.to_string(float_format=lambda v: f"{v:.4f}")]
+    if no_xs: out += ['', no_xs]
     return '\n'.join(out)
 
 # %% ../nbs/15_cli.ipynb #e055776a
@@ -295,6 +299,20 @@ def _md(df) -> str:
     return ('| ' + ' | '.join(map(str, df.columns)) + ' |\n|' + '---|' * df.shape[1] + '\n' +
             ''.join('| ' + ' | '.join(map(cell, r)) + ' |\n' for r in df.itertuples(index=False)))
 
+def _print_universe(u, xs, no_xs:str|None, fmt:str):
+    "Print universe run `u` as `fmt` (text, md, json): the table, failures, the cross-section `xs` or why none."
+    if fmt == 'json':
+        print(json.dumps({'table': json.loads(u.table.to_json(orient='records')), 'correction': u.correction,
+                          'failures': u.failures.to_dict(orient='records'), 'where': u.where, 'seconds': u.seconds,
+                          'cross_section': None if xs is None else json.loads(xs.to_json(orient='index')),
+                          'cross_section_note': no_xs}, indent=2))
+    elif fmt == 'md':
+        if (u.table.status == 'ok').any(): print(_md(_ok_rows(u)) + '\n' + _correction_line(u))
+        if xs is not None: print(f"\ncross-section ({_XS_UNITS}):\n\n" + _md(xs.reset_index(names='model')))
+        if no_xs: print(f"\n{no_xs}")
+    else: print(_universe_text(u, xs, no_xs))
+
+# %% ../nbs/15_cli.ipynb #49a3f078
 def cmd_universe(a) -> int:
     "`stocknb universe`: validate (and train) many symbols in parallel; the table, failures and the cross-section."
     from stocknb.pipeline import PipelineConfig
@@ -311,17 +329,13 @@ def cmd_universe(a) -> int:
                          address=a.address, progress=None)
     except ConfigError as e:                                         # the arguments by their option names
         e.msg = re.sub(r'\b(data_dir|n_jobs|address)\b', lambda m: '--' + m[1].replace('_', '-'), e.msg); raise
-    ran = u.closes.shape[1]
-    k = a.k or 1
-    xs = u.cross_section(k=k) if u.predictions and ran >= max(3, 2 * k) else None
-    if a.format == 'json':
-        print(json.dumps({'table': json.loads(u.table.to_json(orient='records')), 'correction': u.correction,
-                          'failures': u.failures.to_dict(orient='records'), 'where': u.where, 'seconds': u.seconds,
-                          'cross_section': None if xs is None else json.loads(xs.to_json(orient='index'))}, indent=2))
-    elif a.format == 'md':
-        if (u.table.status == 'ok').any(): print(_md(_ok_rows(u)) + '\n' + _correction_line(u))
-        if xs is not None: print(f"\ncross-section ({_XS_UNITS}):\n\n" + _md(xs.reset_index(names='model')))
-    else: print(_universe_text(u, xs))
+    ran, k = u.closes.shape[1], a.k or 1
+    xs, no_xs = None, None
+    if u.predictions and ran >= max(3, 2 * k): xs = u.cross_section(k=k)
+    elif ran:                                          # symbols failed: say why the cross-section is missing
+        no_xs = (f"no cross-section: {ran} symbol(s) ran, and it needs {max(3, 2 * k)} (3 for an IC across symbols, "
+                 f"2 × --k {k} for the long-short portfolio)")
+    _print_universe(u, xs, no_xs, a.format)
     if not ran: return EXIT_BAD_INPUT
     return EXIT_PARTIAL if len(u.failures) else EXIT_OK
 

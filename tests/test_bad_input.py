@@ -159,6 +159,26 @@ CLI = {
     'k-above-half-the-universe': ({}, ['universe', '--symbols', 'AAPL,MSFT,IBM,GOOG', '--k', '3'], 2, 'ConfigError',
                                   '--k 3 needs at least 6 symbols (3 long, 3 short); the universe has 4; use --k 2'),
     'n-jobs-zero': ({}, ['universe', '--n-jobs', '0'], 2, 'ConfigError', '--n-jobs must be -1 (all workers) or an'),
+    'k-zero-before-any-work': ({}, ['universe', '--k', '0'], 2, 'ConfigError', '--k must be an integer in [1, 1000]; got 0'),
+    # universe: the data folder and the cluster address, refused before any symbol runs
+    'universe-empty-data-dir': ({}, ['universe', '--data-dir', '{data}'], 2, 'ConfigError',
+                                'no CSV files in {data}: the universe is one file per symbol, named like AAPL.csv'),
+    'universe-data-dir-without-csv': ({'notes.txt': 'x'}, ['universe', '--data-dir', '{data}'], 2, 'ConfigError',
+                                      'no CSV files in {data}'),
+    'universe-address-port-out-of-range': ({}, ['universe', '--backend', 'dask', '--address', 'tcp://127.0.0.1:70000'], 2,
+                                           'ConfigError', "--address 'tcp://127.0.0.1:70000': port 70000 is not in 1 … 65535"),
+    'universe-address-without-port': ({}, ['universe', '--backend', 'dask', '--address', 'tcp://127.0.0.1'], 2, 'ConfigError',
+                                      "--address 'tcp://127.0.0.1' is not of the form tcp://HOST:PORT, a Dask scheduler (e.g. tcp://10.0.0.5:8786)"),
+    'universe-address-dashboard-url': ({}, ['universe', '--backend', 'dask', '--address', 'http://127.0.0.1:8787/status'], 2,
+                                       'ConfigError', "stocknb reaches dask over tcp:// only"),
+    'universe-address-empty': ({}, ['universe', '--backend', 'dask', '--address', ' '], 2, 'ConfigError',
+                               "--address must be tcp://HOST:PORT, a Dask scheduler (e.g. tcp://10.0.0.5:8786); got ' '"),
+    'universe-address-with-loky': ({}, ['universe', '--address', 'tcp://127.0.0.1:8786'], 2, 'ConfigError',
+                                   "--address is for backend='dask' or 'ray'; loky runs on this machine"),
+    'universe-ray-address-form': ({}, ['universe', '--backend', 'ray', '--address', 'tcp://head:6379'], 2, 'ConfigError',
+                                  "stocknb reaches ray over ray:// only; expected ray://HOST:PORT (Ray Client, e.g. ray://10.0.0.5:10001)"),
+    'universe-ray-address-port': ({}, ['universe', '--backend', 'ray', '--address', 'ray://head:0'], 2, 'ConfigError',
+                                  "--address 'ray://head:0': port 0 is not in 1 … 65535"),
     'no-command': ({}, [], 2, None, 'usage: stocknb'),
     # the models folder: refused before any training
     'models-dir-is-a-file': ({'file': 'x'}, ['run', '--models-dir', '{data}/file'], 2, 'ArtifactError',
@@ -197,6 +217,7 @@ def test_the_case_count():
 from stocknb.pipeline import PipelineConfig, ProductionPipeline, ProductionModel, gate_decision, MODELS
 from stocknb.data import load_ohlcv, load_csv
 from stocknb.stacking import StackingEnsembleTrainer, StackingPredictor
+from stocknb.universe import run_universe
 
 def _save_as(symbol):
     def f(world, pm): pm.symbol = symbol; pm.save(world/'models')
@@ -257,6 +278,14 @@ PY = {  # id: (function of the world, error type, message)
     'stack-load-without-stack': (lambda w: StackingPredictor.load('NONE', w/'models'), ArtifactError, "no saved model at"),
     'write-artifact-outside-root': (lambda w: write_artifact(w/'models'/'..'/'victim', lambda t: (t/'a').write_text('x'), root=w/'models'),
                                     ArtifactError, 'outside the root'),
+    'universe-n-jobs-bool': (lambda w: run_universe(['AAPL'], backend='loky', n_jobs=True), ConfigError,
+                             "n_jobs must be -1 (all workers) or an integer ≥ 1; got True"),
+    'universe-dask-address-form': (lambda w: run_universe(['AAPL'], backend='dask', address='tcp://[::1]'), ConfigError,
+                                   "address 'tcp://[::1]' is not of the form tcp://HOST:PORT"),
+    'universe-ray-address-scheme': (lambda w: run_universe(['AAPL'], backend='ray', address='anyscale://x'), ConfigError,
+                                    "address 'anyscale://x': stocknb reaches ray over ray:// only"),
+    'universe-csv-source-without-folder': (lambda w: run_universe(['AAPL'], PipelineConfig(source='csv', path='x.csv')),
+                                           ConfigError, "config.source='csv' reads one file"),
     'write-artifact-root-itself': (lambda w: write_artifact(w/'models'/'.', lambda t: (t/'a').write_text('x'), root=w/'models'),
                                    ArtifactError, 'it is the root itself'),
 }
@@ -639,3 +668,319 @@ def test_half_writable_root_is_refused_before_training(case, ro_world):
     assert code == 2 and err.strip().splitlines()[-1] == 'error: ArtifactError: ' + text.format(models=w/'models') + \
         '; choose another with --models-dir DIR or $STOCKNB_MODELS_DIR', (code, err[-2000:])
     assert out == '' and snapshot(w) == before                              # no report printed: nothing was validated
+
+# ---------------------------------------------------------------- universe: the data folder, entry by entry
+def _entry_broken_link(d): (d/'GONE.csv').symlink_to(d/'deleted.csv')
+def _entry_link_loop(d): (d/'LOOP.csv').symlink_to(d/'LOOP.csv')
+def _entry_folder(d): (d/'DIR.csv').mkdir()
+def _entry_fifo(d): os.mkfifo(d/'PIPE.csv')            # a worker reading it would wait forever
+
+@pytest.mark.parametrize('make,text', [
+    (_entry_broken_link, "GONE.csv in {data} is a broken link (to {data}/deleted.csv); fix it or remove it"),
+    (_entry_link_loop, "LOOP.csv in {data} is a broken link (to {data}/LOOP.csv)"),
+    (_entry_folder, "DIR.csv in {data} is a folder, not a CSV file; rename it or move it out of the folder"),
+    (_entry_fifo, "PIPE.csv in {data} is not a regular file, not a CSV file")], ids=['broken-link', 'link-loop', 'folder', 'fifo'])
+def test_universe_refuses_a_csv_entry_no_worker_could_read(world, capsys, make, text):
+    "A `*.csv` entry that is not a readable file is refused by name before any symbol runs (it used to be skipped)."
+    (world/'data'/'GOOD.csv').write_text(csv(bars()))
+    make(world/'data')
+    before, models_before = snapshot(world, skip=world/'models'), models_snapshot(world/'models')
+    code, out, err = run_cli(world, ['universe', '--data-dir', '{data}', '--models', 'xgb', '--train'], capsys)
+    assert code == 2 and err.startswith('error: ConfigError: ' + text.format(data=world/'data')), err
+    assert out == '' and 'Traceback' not in err
+    check_world(world, before, models_before, refused=True)
+    assert not (world/'models'/'.stocknb').exists() or not any((world/'models'/'.stocknb').rglob('*history*'))
+
+def test_universe_refuses_a_csv_file_it_may_not_read(tmp_path):
+    "A CSV file the run may not read is refused by name before any symbol runs (as root: without the DAC capabilities)."
+    import shlex, time
+    d, root = tmp_path/'data', tmp_path/'models'; d.mkdir()
+    for s in ('OPEN', 'LOCKED'): (d/f'{s}.csv').write_text(csv(bars()))
+    (d/'LOCKED.csv').chmod(0)
+    cmd = [sys.executable, '-m', 'stocknb.cli', 'universe', '--data-dir', str(d), '--models', 'xgb', '--train',
+           '--models-dir', str(root)]
+    if os.geteuid() == 0:                                  # root reads any file unless these capabilities are dropped
+        if not shutil.which('capsh'): pytest.skip('running as root, and no capsh to drop CAP_DAC_OVERRIDE')
+        cmd = [shutil.which('capsh'), '--drop=cap_dac_override,cap_dac_read_search', '--', '-c', shlex.join(cmd)]
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert (r.returncode, r.stderr.strip()) == (2, f"error: ConfigError: LOCKED.csv in {d} cannot be read (permission "
+                                                   "denied); fix its permissions or move it"), r.stderr[-3000:]
+    assert r.stdout == '' and not root.exists() and time.perf_counter() - t0 < 60
+
+# ---------------------------------------------------------------- universe: cluster addresses, answered by real sockets
+import socket, threading, time, http.server
+from stocknb import universe as U
+
+from contextlib import contextmanager
+
+@contextmanager
+def answering(kind):
+    "A real local address (host:port) that answers like `kind`: nothing listening, garbage, silence, a web server..."
+    if kind == 'refused': yield f"127.0.0.1:{_free_port()}"; return
+    if kind == 'web':
+        web = http.server.ThreadingHTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        try: yield f"127.0.0.1:{web.server_address[1]}"
+        finally: web.shutdown(); web.server_close()
+        return
+    reply = {'garbage': b'\xff' * 7 + b'\x2f' + b'x' * 64,       # a message length of 3.4 EiB, then junk
+             'http-reply': b'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n', 'closes': b'', 'silent': None}[kind]
+    srv = socket.create_server(('127.0.0.1', 0)); srv.settimeout(0.1)
+    stop, held = threading.Event(), []
+    def loop():
+        while not stop.is_set():
+            try: c, _ = srv.accept()
+            except OSError: continue
+            try:
+                if reply: c.sendall(reply)
+            except OSError: pass
+            c.close() if kind == 'closes' else held.append(c)
+        for c in held: c.close()
+    threading.Thread(target=loop, daemon=True).start()
+    try: yield f"127.0.0.1:{srv.getsockname()[1]}"
+    finally: stop.set(); time.sleep(0.15); srv.close()
+
+def _free_port():
+    with socket.create_server(('127.0.0.1', 0)) as s: return s.getsockname()[1]
+
+ADDRESS_CASES = {  # kind: (what stderr says after "--address 'tcp://HOST:PORT'", bound in seconds)
+    'refused': (": nothing is listening there (connection refused)", 1.0),
+    'garbage': (" answered, but not as a Dask scheduler (it sent b'\\xff\\xff\\xff\\xff\\xff\\xff\\xff/xxx", 1.0),
+    'http-reply': (" answered, but not as a Dask scheduler (it sent b'HTTP/1.1 400 Bad Request", 1.0),
+    'closes': (" answered, but not as a Dask scheduler (it sent nothing within 5 s, or closed the connection)", 1.0),
+    'silent': (" answered, but not as a Dask scheduler (it sent nothing within 5 s, or closed the connection)", 7.0),
+    'web': (" answered, but not as a Dask scheduler (it sent nothing within 5 s, or closed the connection)", 7.0),
+}
+
+@pytest.mark.parametrize('kind', list(ADDRESS_CASES))
+def test_dask_address_that_is_not_a_scheduler_is_refused_in_seconds(world, capsys, kind):
+    "Dask used to wait 33 s on a refused port and forever (or for 3 EiB) on a server that is not a scheduler."
+    pytest.importorskip('dask.distributed')
+    text, bound = ADDRESS_CASES[kind]
+    before, models_before = snapshot(world, skip=world/'models'), models_snapshot(world/'models')
+    with answering(kind) as hp:
+        addr = f"tcp://{hp}"
+        t0 = time.perf_counter()
+        code, out, err = run_cli(world, ['universe', '--backend', 'dask', '--address', addr, '--models', 'xgb', '--train'],
+                                 capsys)
+        secs = time.perf_counter() - t0
+    assert code == 2 and err.startswith(f"error: ConfigError: --address {addr!r}{text}"), err
+    assert secs < bound, f"{kind}: {secs:.1f} s"
+    assert 'Traceback' not in err and out == ''
+    check_world(world, before, models_before, refused=True)
+
+def test_dask_address_whose_host_is_unknown(world, capsys):
+    pytest.importorskip('dask.distributed')
+    t0 = time.perf_counter()
+    code, _, err = run_cli(world, ['universe', '--backend', 'dask', '--address', 'tcp://no-such-host.invalid:8786'], capsys)
+    assert code == 2 and "error: ConfigError: --address 'tcp://no-such-host.invalid:8786': cannot resolve host " \
+                         "'no-such-host.invalid'" in err, err
+    assert time.perf_counter() - t0 < U.CONNECT_TIMEOUT + 1
+
+def test_dask_scheduler_without_workers_is_refused(world, capsys):
+    "A real scheduler with no worker: a run there would wait forever; refused after CONNECT_TIMEOUT."
+    distributed = pytest.importorskip('dask.distributed')
+    with distributed.LocalCluster(n_workers=0, processes=False, scheduler_port=0, host='127.0.0.1', protocol='tcp',
+                                  dashboard_address=None) as lc:
+        t0 = time.perf_counter()
+        code, _, err = run_cli(world, ['universe', '--backend', 'dask', '--address', lc.scheduler_address], capsys)
+        secs = time.perf_counter() - t0
+    assert code == 2 and err.strip() == (f"error: ConfigError: the Dask scheduler at {lc.scheduler_address} has no workers "
+                                         "(none within 5 s): a run there would wait forever"), err
+    assert secs < U.CONNECT_TIMEOUT + 3
+
+def _fake_ray(monkeypatch, calls):
+    "A stand-in `ray` (not installed here): records `ray.init`; its joblib backend runs the tasks in this process."
+    import types, joblib
+    from joblib._parallel_backends import SequentialBackend
+    state = {'on': False}
+    def init(**kw): calls.append(kw); state['on'] = True
+    def register_ray(): pass
+    ray = types.SimpleNamespace(init=init, is_initialized=lambda: state['on'], shutdown=lambda: state.update(on=False),
+                                cluster_resources=lambda: {'CPU': 8.0})
+    ray_joblib = types.SimpleNamespace(register_ray=register_ray)
+    monkeypatch.setitem(sys.modules, 'ray', ray)
+    monkeypatch.setitem(sys.modules, 'ray.util', types.SimpleNamespace(joblib=ray_joblib))
+    monkeypatch.setitem(sys.modules, 'ray.util.joblib', ray_joblib)
+    monkeypatch.setitem(joblib.parallel.BACKENDS, 'ray', SequentialBackend)
+    monkeypatch.delenv('RAY_ADDRESS', raising=False)
+
+@pytest.mark.parametrize('kind', ['refused', 'garbage', 'http-reply', 'silent', 'web'])
+def test_ray_address_that_is_not_a_ray_server_is_refused_before_ray_init(monkeypatch, kind):
+    "Ray's head node and Ray Client speak gRPC: anything that does not answer HTTP/2 is refused, ray.init not called."
+    calls = []
+    _fake_ray(monkeypatch, calls)
+    monkeypatch.setattr(U, 'CONNECT_TIMEOUT', 2.0)                  # the bound itself is timed on the Dask cases
+    with answering(kind) as hp:
+        for addr in (f"ray://{hp}", hp):
+            t0 = time.perf_counter()
+            with pytest.raises(ConfigError) as e:
+                with U.joblib_backend('ray', address=addr, n_tasks=2): pass
+            assert str(e.value).startswith(f"address {addr!r}" + (": nothing is listening there" if kind == 'refused' else
+                                           " answered, but not as a Ray head node or Ray Client server (gRPC)")), str(e.value)
+            assert time.perf_counter() - t0 < U.CONNECT_TIMEOUT + 2
+    assert calls == []
+
+def test_ray_address_of_a_grpc_server_reaches_ray_init_and_local_ray_is_capped(monkeypatch):
+    "The control: a real gRPC server passes the check; a local Ray gets num_cpus = min(n_jobs, symbols, cores)."
+    grpc = pytest.importorskip('grpc')
+    from concurrent import futures
+    calls = []
+    _fake_ray(monkeypatch, calls)
+    srv = grpc.server(futures.ThreadPoolExecutor(1)); port = srv.add_insecure_port('127.0.0.1:0'); srv.start()
+    try:
+        with U.joblib_backend('ray', n_jobs=3, address=f'ray://127.0.0.1:{port}', n_tasks=10) as where:
+            assert where == f'Ray (ray://127.0.0.1:{port}: 8 CPUs)'
+    finally: srv.stop(0)
+    assert calls == [{'address': f'ray://127.0.0.1:{port}', 'include_dashboard': False, 'log_to_driver': False}]
+    calls.clear()
+    with U.joblib_backend('ray', n_jobs=1000, n_tasks=3) as where: pass
+    w = U.worker_count(1000, 3)
+    assert calls == [{'address': 'local', 'include_dashboard': False, 'log_to_driver': False, 'num_cpus': w}]
+    assert where.startswith(f'Ray (local: {w} CPUs: n_jobs=1000, capped at one per symbol (3)')
+
+def test_ray_universe_runs_through_the_stand_in(monkeypatch, tmp_path):
+    "The whole run on backend='ray' (a stand-in that runs tasks here): the list-returning path and its result."
+    calls = []
+    _fake_ray(monkeypatch, calls)
+    d = tmp_path/'data'; d.mkdir()
+    for i in range(2): planted_signal_ohlcv(900, phi=0.3, seed=60 + i).to_csv(d/f'P{i}.csv')
+    u = run_universe(config=PipelineConfig(models=('xgb',), models_dir=str(tmp_path/'m'), model_params={'xgb': {'n_estimators': 30}}),
+                     data_dir=d, backend='ray', n_jobs=4, progress=False)
+    assert sorted(u.table.symbol) == ['P0', 'P1'] and u.failures.empty and calls[0]['num_cpus'] == U.worker_count(4, 2)
+    assert u.where.startswith('Ray (local: ')
+
+# ---------------------------------------------------------------- universe: yfinance that stalls
+def test_yfinance_download_is_bounded(monkeypatch, tmp_path, capsys):
+    "yfinance gets a timeout; a download that stalls past it is a DataError naming the symbol, the others run."
+    import types, stocknb.data as D
+    asked = []
+    class Ticker:
+        def __init__(self, s): self.s = s
+        def history(self, **kw):
+            asked.append((self.s, kw.get('timeout')))
+            if self.s == 'SLOW': time.sleep(kw['timeout'] + 3)
+            d = planted_signal_ohlcv(900, phi=0.3, seed=33)
+            d.index = d.index.tz_localize('America/New_York').rename('Date')
+            return d.assign(**{'Adj Close': d['Close']})
+    monkeypatch.setitem(sys.modules, 'yfinance', types.SimpleNamespace(Ticker=Ticker))
+    monkeypatch.setenv('STOCKNB_CACHE_DIR', str(tmp_path/'cache'))
+    assert D.YFINANCE_TIMEOUT == 30
+    D.load_ohlcv('FAST', source='yfinance')
+    assert asked == [('FAST', 30.0)]                                    # the documented limit reaches yfinance
+    monkeypatch.setattr(D, 'YFINANCE_TIMEOUT', 0.5)
+    t0 = time.perf_counter()
+    u = run_universe(['SLOW', 'PLNT'], PipelineConfig(models=('xgb',), models_dir=str(tmp_path/'m'), source='yfinance',
+                                                       model_params={'xgb': {'n_estimators': 30}}), n_jobs=1, progress=False)
+    assert u.failures.symbol.tolist() == ['SLOW'] and u.failures.error_type.iloc[0] == 'DataError'
+    assert u.failures.error.iloc[0].startswith("yfinance download of 'SLOW' took longer than 0.5 s; offline, or a stalled "
+                                               "network?")
+    assert ('SLOW', 0.5) in asked and (u.table.symbol == 'PLNT').any() and time.perf_counter() - t0 < 60
+    t0 = time.perf_counter()
+    assert main(['data', '--source', 'yfinance', '--symbol', 'SLOW']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: DataError: yfinance download of 'SLOW' took longer than 0.5 s; offline, or a stalled "
+                          "network?; offline, use --source sample") and time.perf_counter() - t0 < 2, err
+
+# ---------------------------------------------------------------- universe: worker processes (real processes)
+def _tree(pid:int) -> dict:
+    "pid -> command line of every live descendant of process `pid`."
+    import psutil
+    out = {}
+    try: kids = psutil.Process(pid).children(recursive=True)
+    except psutil.Error: return out
+    for c in kids:
+        try: out[c.pid] = ' '.join(c.cmdline())
+        except psutil.Error: pass
+    return out
+
+def _workers(tree:dict, parent_cmd:str) -> set:
+    "The worker processes among them: not the resource trackers of multiprocessing and loky, nor a fork not yet exec'd."
+    return {p for p, cmd in tree.items() if 'resource_tracker' not in cmd and cmd != parent_cmd}
+
+@pytest.mark.parametrize('backend', ['loky', 'dask'])
+def test_n_jobs_1000_starts_one_worker_per_symbol_and_core_at_most(tmp_path, backend):
+    "`--n-jobs 1000` on 3 symbols used to start 278 processes and 10 GB (Dask: 100); now min(3, cores), and it ends."
+    psutil = pytest.importorskip('psutil')
+    if backend == 'dask': pytest.importorskip('dask.distributed')
+    from joblib import cpu_count
+    d = tmp_path/'data'; d.mkdir()
+    for i in range(3): random_walk_ohlcv(700, seed=70 + i).to_csv(d/f'R{i}.csv')
+    cmd = [sys.executable, '-m', 'stocknb.cli', 'universe', '--data-dir', str(d), '--models', 'xgb', '--n-jobs', '1000',
+           '--backend', backend, '--models-dir', str(tmp_path/'models'), '--json']
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parent_cmd = ' '.join(psutil.Process(p.pid).cmdline())
+    seen, most, t0 = {}, {}, time.perf_counter()
+    while p.poll() is None and time.perf_counter() - t0 < 300:
+        tree = _tree(p.pid)
+        now = {q: tree[q] for q in _workers(tree, parent_cmd)}
+        seen |= now
+        if len(now) > len(most): most = now
+        time.sleep(0.05)
+    out, err = p.communicate(timeout=60)
+    w = min(3, cpu_count())
+    assert p.returncode == 0, err[-3000:]
+    assert 1 <= len(most) <= w, (w, most, seen, err[-3000:])                     # never more than w alive at once
+    # loky starts its w workers once; a local Dask cluster's nanny may replace a worker it judged unresponsive under
+    # load (seen twice here, on 2 busy cores: a third pid, never three alive): counted only for loky
+    if backend == 'loky': assert len(seen) <= w, (w, most, seen, err[-3000:])
+    where = json.loads(out)['where']
+    assert (f"n_jobs=1000, capped at one per symbol (3) and per core ({cpu_count()})" in where) == (w > 1) and str(w) in where
+
+_KILL_RUN = """
+import sys
+from stocknb.pipeline import PipelineConfig
+from stocknb.universe import run_universe
+cfg = PipelineConfig(models=('xgb',), models_dir=sys.argv[2], model_params={'xgb': {'n_estimators': 80}})
+run_universe(config=cfg, data_dir=sys.argv[1], backend=sys.argv[3], n_jobs=2, train=True, progress=False)
+"""
+
+@pytest.mark.parametrize('backend', ['loky', pytest.param('dask', marks=pytest.mark.slow)])
+def test_kill_9_of_a_universe_run_ends_its_workers(tmp_path, backend):
+    "After `kill -9` of a run its workers used to live on for minutes, training and saving the queued symbols."
+    psutil = pytest.importorskip('psutil')
+    if backend == 'dask': pytest.importorskip('dask.distributed')
+    d, root = tmp_path/'data', tmp_path/'models'; d.mkdir()
+    for i in range(4): planted_signal_ohlcv(1500, phi=0.3, seed=41 + i).to_csv(d/f'P{i}.csv')
+    saved = lambda: {x.name: (x/'manifest.json').stat().st_mtime for x in root.iterdir()
+                     if not x.name.startswith('.') and (x/'manifest.json').exists()} if root.exists() else {}
+    p = subprocess.Popen([sys.executable, '-c', _KILL_RUN, str(d), str(root), backend], stderr=subprocess.PIPE, text=True)
+    procs, t0 = {}, time.perf_counter()
+    try:
+        while not saved() and p.poll() is None and time.perf_counter() - t0 < 400:   # until training is under way
+            for pid in _tree(p.pid):
+                try: procs.setdefault(pid, psutil.Process(pid))
+                except psutil.Error: pass
+            time.sleep(0.02)
+        assert p.poll() is None and saved(), ('the run ended before the kill', p.stderr.read()[-3000:])
+        assert len(_workers(_tree(p.pid), ' '.join(psutil.Process(p.pid).cmdline()))) >= 2
+        p.kill(); t_kill = time.time(); p.wait()
+        alive = list(procs.values())
+        while alive and time.time() - t_kill < 5:
+            alive = [q for q in alive if q.is_running() and q.status() != psutil.STATUS_ZOMBIE]
+            time.sleep(0.05)
+        assert not alive, f"still running {time.time() - t_kill:.1f} s after the kill: {[q.pid for q in alive]}"
+        at_end = saved()
+        time.sleep(1.5)
+        assert saved() == at_end
+        late = {s: round(t - t_kill, 2) for s, t in at_end.items() if t > t_kill + 0.5}
+        assert not late, f"saved after the kill (seconds after it): {late}"
+        assert len(at_end) < 4, 'every symbol was saved: the kill came too late to test anything'
+    finally:
+        for q in procs.values():
+            try: q.kill()
+            except psutil.Error: pass
+        if p.poll() is None: p.kill()
+
+def test_universe_train_refuses_a_symbol_folder_out_of_the_root_before_work(tworld, capsys):
+    "`universe --train` checks every symbol's folder before validating any: a link out of the root ends the run at once."
+    import time
+    d = tworld/'uni'; d.mkdir()
+    for s in ('EVIL', 'PL'): shutil.copy(tworld/'data'/'planted.csv', d/f'{s}.csv')
+    (tworld/'models'/'EVIL').symlink_to(tworld/'victim')
+    before = snapshot(tworld)
+    args = ['universe', '--data-dir', '{world}/uni', '--models', 'xgb', '--train']
+    t0 = time.perf_counter(); code, out, err = run_cli(tworld, args, capsys); dt = time.perf_counter() - t0
+    assert code == 2 and f"error: ArtifactError: refusing to replace {tworld/'models'/'EVIL'}: it is outside the root" in err, err
+    assert out == '' and dt < 5 and snapshot(tworld) == before                # nothing validated, nothing recorded

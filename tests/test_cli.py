@@ -178,10 +178,15 @@ def test_tensorflow_start_up_lines(args, env, noisy, tmp_path):
 
 def test_tensorflow_start_up_lines_in_universe_workers(tmp_path):
     "The setting reaches loky's worker processes: quiet by default, and with DEBUG the workers' lines show too."
-    args = ('universe', '--models', 'lstm', '--symbols', 'IBM', '--start', '2013-01-01', '--n-jobs', '2',
-            '--models-dir', str(tmp_path))
+    from joblib import cpu_count
+    if cpu_count() < 2: pytest.skip('one core: a run uses no worker process (one per symbol and per core at most)')
+    args = ('universe', '--models', 'lstm', '--symbols', 'IBM,MSFT', '--start', '2013-01-01', '--n-jobs', '2',
+            '--models-dir', str(tmp_path))                  # two symbols: two worker processes (one would run here)
     quiet, debug = run_env(*args, env=user_env()), run_env('--log-level', 'debug', *args, env=user_env())
-    for r in (quiet, debug): assert r.returncode == 2 and 'IBM (validation): DataError: IBM: 41 bars' in r.stdout
+    for r in (quiet, debug):
+        assert r.returncode == 2 and r.stdout.startswith('2 symbol(s) on loky (2 worker processes on this machine)')
+        assert 'IBM (validation): DataError: IBM: 41 bars' in r.stdout
+        assert 'MSFT (validation): DataError: MSFT: 41 bars' in r.stdout
     assert not START_UP.search(quiet.stderr), quiet.stderr[-3000:]
     writers = set(re.findall(r"^[IWEF]\d{4} \S+ +(\d+) ", debug.stderr, re.M))   # absl lines carry the thread id
     assert len(writers) >= 2, debug.stderr[-3000:]                                 # the parent's and the worker's
