@@ -239,5 +239,7 @@ def test_hostile_integers_and_abbreviations_exit_2_at_once(args, message, tmp_pa
     r = run(*args, *(() if 'data' in args else ('--models-dir', str(tmp_path))))
     seconds = time.perf_counter() - t0
     assert r.returncode == 2 and message in r.stderr, r.stderr[-2000:]
-    assert 'Traceback' not in r.stderr and r.stdout == '' and seconds < 5, seconds
+    # at once: a Python start-up and the imports (2–3 s on 2 idle cores, up to 10 s on busy ones), never a run
+    # (one symbol's validation alone takes over 30 s); nothing written is checked below
+    assert 'Traceback' not in r.stderr and r.stdout == '' and seconds < 20, seconds
     assert list(tmp_path.iterdir()) == []                                         # no work, nothing written

@@ -79,8 +79,8 @@ def test_cli_train_command(bars, tmp_path):
     assert not (tmp_path/'RW').exists()                              # --validate-only writes no model
 
 @pytest.mark.parametrize('args,msg', [
-    (['--epochs', '0'], '--epochs must be an integer ≥ 1; got 0'),
-    (['--batch-size', '-5'], '--batch-size must be an integer ≥ 1; got -5'),
+    (['--epochs', '0'], '--epochs must be an integer in [1, 10000]; got 0'),
+    (['--batch-size', '-5'], '--batch-size must be an integer in [1, 65536]; got -5'),
     (['--learning-rate', '2'], '--learning-rate must be a finite number in (0, 1]; got 2.0'),
 ])
 def test_cli_train_refuses_bad_settings_before_any_work(args, msg):
