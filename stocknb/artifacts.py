@@ -231,7 +231,7 @@ def recover_artifact(dest:str|Path, # an artifact folder, e.g. saved_models/AAPL
 
 # %% ../nbs/11a_artifacts.ipynb #8040abfe
 def hash_files(root:str|Path) -> dict:
-    "sha256 of every file under `root` (relative path → hex) but the top `manifest.json`; refuses pickles and symlinks."
+    "sha256 of every file under `root` (relative path → hex) but the top `manifest.json`; refuses pickles, symlinks."
     root = Path(root)
     files = {}
     for p in sorted(root.rglob('*')):
@@ -517,7 +517,8 @@ def check_production_manifest(man:dict, # a verified manifest
         saved = man.get('versions', {}).get('stocknb')
         raise ArtifactError(f"{src}: the feature registry changed since this model was saved (saved with stocknb "
                             f"{saved}, registry {str(man.get('registry_sha256'))[:12]}…; this code "
-                            f"{registry_sha256()[:12]}…): a feature may now be computed differently; retrain the model")
+                            f"{registry_sha256()[:12]}…): a feature may now be computed differently; "
+                            "retrain the model")
     names = man.get('models')
     if not isinstance(names, list) or not names: raise ArtifactError(f"{src}: the manifest lists no models")
     odd = [n for n in names if not isinstance(n, str) or not MODEL_NAME.fullmatch(n)]   # a name becomes a folder

@@ -275,7 +275,7 @@ class ForwardSimulator:
                  feature_fn:'Callable|None'=None, # OHLCV -> features by date, a row per input row (`build_features`)
                  retrain_every:int|None=None, # with a factory: refit every this many steps (None: once, at the first)
                  position_fn:'Callable|None'=None, # predictions so far (Series) -> positions; default: their sign
-                 backtester:'Backtester|None'=None, # costs, annualization (default `Backtester(cost_bps=5)`); one-bar lag
+                 backtester:'Backtester|None'=None, # costs, annualization (default `Backtester(cost_bps=5)`), lag 1
                  horizon:int=1, # the model's target horizon h: y[t] = log(Close[t+h] / Close[t])
                  features:list|None=None, # feature columns to use, in order (None: all that `feature_fn` returns)
                  warmup:int|None=None, # leading rows whose features are incomplete; default `stocknb.features.WARMUP`

@@ -8,7 +8,7 @@ __all__ = ['build_lstm_transformer', 'lstm_transformer_factory']
 # %% ../nbs/10_lstm_transformer.ipynb #b8271085
 import functools
 import keras
-from .core import check_int, check_number
+from .core import check_int, check_limit, check_number
 from .sequence import register_builder, sequence_factory
 
 # %% ../nbs/10_lstm_transformer.ipynb #5f07c313
@@ -43,9 +43,10 @@ def build_lstm_transformer(lookback:int, # rows per window
                            multitask:bool=True, # add the 'sign' and 'volatility' heads
                           ) -> keras.Model:
     "LSTM encoder → `n_blocks` × (self-attention, feed-forward) → heads on the last day's state (uncompiled)."
-    for v, k in ((lookback, 'lookback'), (n_features, 'n_features'), (units, 'units'), (num_heads, 'num_heads'),
-                 (key_dim, 'key_dim'), (ff_mult, 'ff_mult')): check_int(v, k, 1)
-    check_int(n_blocks, 'n_blocks', 0); check_number(dropout, 'dropout', 0, 1, hi_open=True)
+    for v, k in ((lookback, 'lookback'), (units, 'units'), (num_heads, 'num_heads'), (key_dim, 'key_dim'),
+                 (ff_mult, 'ff_mult'), (n_blocks, 'n_blocks')): check_limit(v, k)
+    check_int(n_features, 'n_features', 1)
+    check_number(dropout, 'dropout', 0, 1, hi_open=True)
     x = keras.Input((lookback, n_features), name='features')
     h = keras.layers.LSTM(units, return_sequences=True, name='lstm', dtype='float32')(x)  # float32 under mixed
                                                                    # precision too (JAX's cuDNN RNN: no float16)

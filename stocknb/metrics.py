@@ -286,7 +286,7 @@ def _acc_ok(v, name):
 def calculate_wfe(val_dir_acc:float, # direction accuracy on the validation (in-sample selection) block
                   test_dir_acc:float, # direction accuracy on the test (out-of-sample) block
                  ) -> WFE:
-    "The original service's WFE `(test − 0.5) / (val − 0.5) · 100`; NaN with a reason unless the validation edge is positive."
+    "The original service's WFE `(test − 0.5) / (val − 0.5) · 100`; NaN with a reason unless validation's edge is > 0."
     v, t = _acc_ok(val_dir_acc, 'val_dir_acc'), _acc_ok(test_dir_acc, 'test_dir_acc')
     if math.isnan(v) or math.isnan(t): return WFE(float('nan'), 'an accuracy is missing (no scored rows)')
     if v <= 0.5:

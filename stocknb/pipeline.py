@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import (ArtifactError, ConfigError, DataError, GateError, StateError, check_int, check_number,
+from .core import (ArtifactError, ConfigError, DataError, GateError, StateError, check_int, check_limit, check_number,
                           check_symbol, get_logger, models_dir, quiet_tf_startup, set_seed)
 from .data import (load_ohlcv, validate_ohlcv, check_plausible, frame_hash, data_warnings, check_date,
                           take_dates, SOURCES, SEPARATORS)
@@ -85,9 +85,8 @@ def validate(self:PipelineConfig) -> PipelineConfig:
         if getattr(self, k) not in ok:
             raise ConfigError(f"{P}{k} must be one of {', '.join(map(repr, ok))}; got {getattr(self, k)!r}")
     _check_source(self)
-    for k, lo in (('horizon', 1), ('n_splits', 2), ('embargo', 0), ('n_jobs', 1)):
-        check_int(getattr(self, k), P + k, lo)
-    check_int(self.seed, P + 'seed', 0, 2**32 - 1)
+    for k, lo in (('horizon', 1), ('n_splits', 2), ('embargo', 0)): check_int(getattr(self, k), P + k, lo)
+    for k in ('n_jobs', 'seed'): check_limit(getattr(self, k), P + k, k)
     if self.purge is not None: check_int(self.purge, f"{P}purge (None or ≥ horizon {self.horizon})", self.horizon)
     check_number(self.wfe_threshold, P + 'wfe_threshold')
     check_number(self.alpha, P + 'alpha', 0, 0.5, lo_open=True, hi_open=True)
@@ -334,7 +333,7 @@ def _row(r:WalkForwardResult, g:GateDecision, e:dict) -> dict:
     return {'oof_n': o.n, 'coverage': o.coverage, 'accuracy': o.direction_accuracy, 'se': o.direction_se,
             'pred_up': o.pred_up_share, 'outcome_up': o.outcome_up_share, 'skill_free': o.skill_free_accuracy,
             'excess': o.excess, 'excess_se': o.excess_se, 'p_value': s['value'], 'p_raw': s['raw_p'],
-            'coin_p': o.coin_pvalue, 'ic': o.ic, 'sharpe': e.get('sharpe', nan),
+            'coin_p': o.coin_pvalue, 'ic': o.ic, 'rank_ic': o.rank_ic, 'sharpe': e.get('sharpe', nan),
             'hold_sharpe': e.get('hold_sharpe', nan), 'sharpe_vs_hold': e.get('sharpe_vs_hold', nan),
             'wfe_%': float(r.wfe), 'pardo_wfe_%': float(r.pardo_wfe),
             'consistency': r.consistency, 'pred_std_ratio': g.parts['collapse']['value'],
@@ -369,7 +368,7 @@ def header(self:ValidationReport) -> list:
 # %% ../nbs/13_pipeline.ipynb #d423fb3d
 _FMT = {'coverage': '{:.0%}', 'accuracy': '{:.4f}', 'se': '{:.4f}', 'pred_up': '{:.1%}', 'outcome_up': '{:.1%}',
         'skill_free': '{:.4f}', 'excess': '{:+.4f}', 'excess_se': '{:.4f}', 'p_value': '{:.3g}', 'p_raw': '{:.3g}',
-        'coin_p': '{:.3g}', 'ic': '{:+.4f}', 'sharpe': '{:+.2f}', 'hold_sharpe': '{:+.2f}', 'sharpe_vs_hold': '{:+.2f}',
+        'coin_p': '{:.3g}', 'ic': '{:+.4f}', 'rank_ic': '{:+.4f}', 'sharpe': '{:+.2f}', 'hold_sharpe': '{:+.2f}', 'sharpe_vs_hold': '{:+.2f}',
         'wfe_%': '{:.1f}', 'pardo_wfe_%': '{:.1f}', 'consistency': '{:.0%}', 'pred_std_ratio': '{:.3f}',
         'max_sign_share': '{:.1%}'}
 
@@ -581,7 +580,8 @@ def load_data(self:ProductionPipeline, symbol:str|None=None, # default: config.s
     if len(df) < need:
         n = f"{len(df)} bar is" if len(df) == 1 else f"{len(df)} bars are"
         raise DataError(f"{sym}: {n} too few for a walk-forward run: need at least {need} "
-                        f"(feature warm-up {WARMUP}, and ≥ 50 rows per walk-forward block × {c.n_splits + 2} blocks)")
+                        f"(feature warm-up {WARMUP}, and ≥ 50 rows per walk-forward block × "
+                        f"{c.n_splits + 2} blocks)")
     if not (np.diff(df['Close'].to_numpy()) != 0).any():
         raise DataError(f"{sym}: the close never changes over the {len(df):,} bars from {df.index[0]:%Y-%m-%d} to "
                         f"{df.index[-1]:%Y-%m-%d}: there is no return to predict")

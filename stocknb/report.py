@@ -68,7 +68,7 @@ _COLUMNS = {'days': lambda r: f"{int(r['oof_n']):,}",
             'excess ± s.e.': lambda r: f"{_cell('excess', r['excess'])} ± {_cell('excess_se', r['excess_se'])}",
             'up: calls / days': lambda r: f"{_cell('pred_up', r['pred_up'])} / {_cell('outcome_up', r['outcome_up'])}",
             'p': lambda r: _cell('p_raw', r['p_raw']), 'p adjusted': lambda r: _cell('p_value', r['p_value']),
-            "coin's p": lambda r: _cell('coin_p', r['coin_p']), 'IC': lambda r: _cell('ic', r['ic']),
+            "coin's p": lambda r: _cell('coin_p', r['coin_p']), 'IC / rank IC': lambda r: f"{_cell('ic', r['ic'])} / {_cell('rank_ic', r['rank_ic'])}",
             'Sharpe': lambda r: _cell('sharpe', r['sharpe']), 'B&H': lambda r: _cell('hold_sharpe', r['hold_sharpe']),
             'WFE %': lambda r: _cell('wfe_%', r['wfe_%']),
             'Pardo WFE %': lambda r: _cell('pardo_wfe_%', r['pardo_wfe_%'])}
@@ -78,6 +78,9 @@ def _table(rows:dict, cols:list) -> str:
     head = ''.join(f'<th>{html.escape(c)}</th>' for c in ['model', *cols])
     body = ''.join(f'<tr><th>{html.escape(m)}</th>{"".join(cells)}</tr>' for m, cells in rows.items())
     return f'<div class="wide"><table class="gate"><tr>{head}</tr>{body}</table></div>'
+
+_IC_NOTE = ("; IC: the correlation of the predictions with the next day's returns, which a few large days can carry; "
+            "rank IC: the same on ranks, which they cannot")
 
 def _gate_table(rep:ValidationReport) -> str:
     "The models in two tables — their timing; the gate's four parts and the economics — and each one's reason."
@@ -90,7 +93,7 @@ def _gate_table(rep:ValidationReport) -> str:
                [decision(r)] for m, r in df.iterrows()}
     why = ''.join(f'<li><b>{html.escape(m)}</b>: {html.escape(g.reason)}</li>' for m, g in rep.gates.items())
     return (_table(skill, list(_COLUMNS)[:9]) + _table(econ, [*list(_COLUMNS)[9:], *GATE_PARTS, 'decision']) +
-            f'<p class="legend">{html.escape(rep.legend())}</p><ul>{why}</ul>')
+            f'<p class="legend">{html.escape(rep.legend() + _IC_NOTE)}</p><ul>{why}</ul>')
 
 # %% ../nbs/13a_report.ipynb #4fa76a1a
 def _fold_figure(rep:ValidationReport) -> str:
@@ -102,8 +105,9 @@ def _fold_figure(rep:ValidationReport) -> str:
 def _equity_figure(rep:ValidationReport, R:pd.DataFrame) -> str:
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(10, 4))
-    for k in R:
-        ax.plot(R.index, (1 + R[k]).cumprod(), lw=1.6 if k in rep.results else 0.9,
+    for k in R:                                                     # a model's curve starts on its first OOF day
+        r = R[k].loc[rep.results[k].oof.index[0]:] if k in rep.results else R[k]
+        ax.plot(r.index, (1 + r).cumprod(), lw=1.6 if k in rep.results else 0.9,
                 ls='-' if k in rep.results else '--', label=k)
     ax.set_yscale('log'); ax.grid(alpha=.3); ax.legend(fontsize=8, ncol=3); ax.set_ylabel('growth of 1 (log scale)')
     c = rep.config

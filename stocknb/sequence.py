@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import keras
 from fastcore.basics import patch
-from .core import ArtifactError, ConfigError, DataError, check_int, check_number, get_logger
+from .core import ArtifactError, ConfigError, DataError, check_int, check_limit, check_number, get_logger
 from .splits import TrainOnlyScaler, block_rows
 from .walk_forward import blank_context
 from .metrics import detect_sign_imbalance, detect_variance_collapse
@@ -53,7 +53,7 @@ def build_plain_lstm(lookback:int, # rows per window
                      multitask:bool=False, # add the 'sign' and 'volatility' heads
                     ) -> keras.Model:
     "A one-layer `keras.layers.LSTM` regressor with a 'magnitude' head (and optional sign/volatility heads)."
-    check_int(lookback, 'lookback', 1); check_int(n_features, 'n_features', 1); check_int(units, 'units', 1)
+    check_int(lookback, 'lookback', 1); check_int(n_features, 'n_features', 1); check_limit(units, 'units')
     x = keras.Input((lookback, n_features), name='features')
     h = keras.layers.LSTM(units, name='lstm', dtype='float32')(x)   # float32 even under mixed precision: cuDNN's RNN
                                                                    # has no float16 kernel under JAX
@@ -130,9 +130,8 @@ def _check_settings(self:SequenceModel):
     fn = get_builder(self.builder)
     try: inspect.signature(fn).bind(1, 1, **(self.build_kw or {}))
     except TypeError as e: raise ConfigError(f"build_kw {self.build_kw!r} do not fit {fn.__name__}: {e}") from None
-    check_int(self.lookback, 'lookback', 1); check_int(self.epochs, 'epochs', 1)
-    check_int(self.batch_size, 'batch_size', 1); check_int(self.patience, 'patience', 1)
-    check_int(self.seed, 'seed', 0, 2**32 - 1); check_int(self.verbose, 'verbose', 0, 2)
+    for k in ('lookback', 'epochs', 'batch_size', 'patience', 'seed'): check_limit(getattr(self, k), k)
+    check_int(self.verbose, 'verbose', 0, 2)
     check_number(self.learning_rate, 'learning_rate', 0, 1, lo_open=True)
     check_number(self.min_lr_ratio, 'min_lr_ratio', 0, 1); check_number(self.weight_decay, 'weight_decay', 0)
     check_number(self.clipnorm, 'clipnorm', 0, lo_open=True); check_number(self.aux_weight, 'aux_weight', 0)

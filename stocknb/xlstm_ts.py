@@ -14,7 +14,7 @@ from keras import ops
 import pywt
 from numpy.lib.stride_tricks import sliding_window_view
 from fastcore.basics import patch
-from .core import ConfigError, DataError, check_int, check_number
+from .core import INT_LIMITS, ConfigError, DataError, check_int, check_limit, check_number
 from .sequence import register_builder, sequence_factory
 
 # %% ../nbs/11_xlstm_ts.ipynb #472c2469
@@ -31,7 +31,7 @@ def _choice(value, # the value received
 
 def _heads(units, num_heads, name:str='units') -> tuple[int, int]:
     "(units, num_heads) as ints when `num_heads` divides `units`, else `ConfigError`."
-    units, num_heads = check_int(units, name, 1), check_int(num_heads, 'num_heads', 1)
+    units, num_heads = check_limit(units, name, 'units'), check_limit(num_heads, 'num_heads')
     if units % num_heads:
         ok = [h for h in range(1, units + 1) if units % h == 0]
         raise ConfigError(f"num_heads must divide {name}: {name}={units} cannot be split into {num_heads} equal heads; "
@@ -203,8 +203,8 @@ def xLSTM_TS(lookback:int, # time steps per sample
              name:str='xlstm_ts', # the model's name
             ) -> keras.Model:
     "Uncompiled xLSTM-TS: input `features` → embedding → sLSTM blocks → LayerNorm → last step → `{'magnitude'}`."
-    lookback, n_features = check_int(lookback, 'lookback', 1), check_int(n_features, 'n_features', 1)
-    n_blocks = check_int(n_blocks, 'n_blocks', 1)
+    lookback, n_features = check_limit(lookback, 'lookback'), check_int(n_features, 'n_features', 1)
+    n_blocks = check_int(n_blocks, 'n_blocks', 1, INT_LIMITS['n_blocks'][1])
     embedding_dim, num_heads = _heads(embedding_dim, num_heads, 'embedding_dim')
     inp = keras.Input((lookback, n_features), name='features')
     x = keras.layers.Dense(embedding_dim, name='embedding')(inp)

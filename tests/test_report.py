@@ -30,6 +30,7 @@ def test_page_is_self_contained_and_states_the_runs_numbers(run, tmp_path):
         assert f'<tr><th>{m}</th>' in page and g.reason.split(':')[0] in page
     o = rep.results['xgb'].oof_metrics
     assert f"{o.skill_free_accuracy:.4f}" in page and f"{rep.economics['xgb']['hold_sharpe']:+.2f}" in page
+    assert f"<td>{o.ic:+.4f} / {o.rank_ic:+.4f}</td>" in page and 'rank IC: the same on ranks' in page
     assert rep.id in page and html.escape('"xgboost": ') in page and "<h2>The stack's confidence</h2>" in page
 
 def test_equity_curves_are_the_runs_sign_strategies(run):

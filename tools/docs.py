@@ -145,6 +145,17 @@ def duplicate_headings(out:Path) -> list:
         found += [f"{f.name}: {n} × {names.count(n)}" for n in dict.fromkeys(names) if n and names.count(n) > 1]
     return found
 
+def split_descriptions(nbs:Path) -> list:
+    "Notebooks whose `> description` under the title spans lines: the page would show only its first line."
+    import nbformat
+    found = []
+    for f in sorted(nbs.glob('*.ipynb')):
+        title = next((c for c in nbformat.read(f, 4).cells if c.cell_type == 'markdown' and c.source.startswith('# ')),
+                     None)
+        quote = title.source.split('\n\n')[1].splitlines() if title and '\n\n' in title.source else []
+        if quote and quote[0].startswith('>') and len(quote) > 1: found.append(f"{f.name}: {len(quote)} lines")
+    return found
+
 def site(cache:Path, cfg):
     "Render the site into _docs/ with quarto when present, else smalldocs."
     out = ROOT/cfg.doc_path.name
@@ -168,6 +179,9 @@ def site(cache:Path, cfg):
     dup = duplicate_headings(out)
     if dup: sys.exit(f"{len(dup)} heading(s) repeated on a page:\n" + '\n'.join(dup[:50]))
     print("no heading is repeated on any page")
+    cut = split_descriptions(ROOT/cfg.nbs_path.name)
+    if cut: sys.exit(f"{len(cut)} page description(s) over several lines (write each on one line):\n" + '\n'.join(cut))
+    print("every page description is one line")
     return out
 
 def main():
