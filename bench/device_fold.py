@@ -25,7 +25,7 @@ def main():
     import keras
     from stocknb.data import planted_signal_ohlcv
     from stocknb.features import make_dataset
-    from stocknb.pipeline import SEQUENCE_BUILDERS, SEQUENCE_PRESETS
+    from stocknb.registry import NETWORKS, SEQUENCE_PRESETS
     from stocknb.sequence import has_gpu, sequence_factory
     from stocknb.walk_forward import WalkForwardValidator, _run_fold
     ds = make_dataset(planted_signal_ohlcv(2000 if a.quick else a.n, phi=0.2, seed=0))
@@ -35,7 +35,7 @@ def main():
     for m in a.models:
         kw = {**SEQUENCE_PRESETS[m], 'mixed_precision': a.mixed, 'verbose': 0, **({'epochs': 3} if a.quick else {})}
         made = []
-        def factory(f=sequence_factory(SEQUENCE_BUILDERS[m], **kw)):
+        def factory(f=sequence_factory(NETWORKS[m]().builder_name, **kw)):
             made.append(f()); return made[-1]
         t0 = time.perf_counter()
         r = _run_fold(factory, ds.X, ds.y, fold, score_train=False)

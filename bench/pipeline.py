@@ -12,7 +12,8 @@ from pathlib import Path
 def measure(repeat:int) -> dict:
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     import stocknb.data as data
-    from stocknb.pipeline import ProductionPipeline, PipelineConfig, MODELS
+    from stocknb.pipeline import ProductionPipeline, PipelineConfig
+    from stocknb.registry import MODELS
     from stocknb.forward_sim import ForwardSimulator
     from stocknb.features import make_dataset
     calls = {'n': 0}

@@ -53,12 +53,13 @@ def _add_output_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/15_cli.ipynb #eff9d215
 def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models:bool=True):
-    from stocknb.pipeline import MODELS, PipelineConfig as C
+    from stocknb.pipeline import PipelineConfig as C
+    from stocknb.registry import base_models
     _add_data_args(p)
     p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
     if train:
         if choose_models:
-            p.add_argument('--models', nargs='+', default=list(C.models), choices=list(MODELS),
+            p.add_argument('--models', nargs='+', default=list(C.models), choices=base_models(),
                            help='models to validate')
         p.add_argument('--validate-only', action='store_true', help='validate and report; train nothing')
         p.add_argument('--skip-gate', '--skip-wfe-check', dest='skip_gate', action='store_true',
@@ -165,10 +166,11 @@ def cmd_predict(a) -> int:
 
 # %% ../nbs/15_cli.ipynb #7c8171c9
 def _add_report_args(p:argparse.ArgumentParser):
-    from stocknb.pipeline import MODELS, PipelineConfig as C
+    from stocknb.pipeline import PipelineConfig as C
+    from stocknb.registry import base_models
     _add_data_args(p)
     p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
-    p.add_argument('--models', nargs='+', default=list(C.models), choices=list(MODELS), help='models to validate')
+    p.add_argument('--models', nargs='+', default=list(C.models), choices=base_models(), help='models to validate')
     p.add_argument('--output', '-o', default=None, metavar='FILE',
                    help='the HTML file to write (default: SYMBOL_report.html in this folder); checked before the run')
     _add_gate_args(p)
@@ -190,10 +192,10 @@ def cmd_report(a) -> int:
 
 # %% ../nbs/15_cli.ipynb #d1ed6fcd
 def _add_train_args(p:argparse.ArgumentParser):
-    from stocknb.pipeline import SEQUENCE_BUILDERS, SEQUENCE_PRESETS
-    p.add_argument('model', choices=list(SEQUENCE_BUILDERS), help='lstm (LSTM+Transformer) or xlstm (xLSTM-TS)')
+    from stocknb.registry import SEQUENCE_PRESETS
+    p.add_argument('model', choices=list(SEQUENCE_PRESETS), help='lstm (LSTM+Transformer) or xlstm (xLSTM-TS)')
     def dflt(k):                                                    # the preset the pipeline uses, per model
-        v = {m: SEQUENCE_PRESETS[m][k] for m in SEQUENCE_BUILDERS}
+        v = {m: SEQUENCE_PRESETS[m][k] for m in SEQUENCE_PRESETS}
         return f"default {v['lstm']:g}" if len(set(v.values())) == 1 else ', '.join(f"{m} {x:g}" for m, x in v.items())
     p.add_argument('--epochs', type=int, default=None,
                    help=f"most epochs per fit, {_lim('epochs')} ({dflt('epochs')}; early stopping ends sooner)")
@@ -220,7 +222,8 @@ def cmd_train(a) -> int:
 
 # %% ../nbs/15_cli.ipynb #4d0213bd
 def _add_universe_args(p:argparse.ArgumentParser):
-    from stocknb.pipeline import MODELS, PipelineConfig as C
+    from stocknb.pipeline import PipelineConfig as C
+    from stocknb.registry import base_models
     from stocknb.universe import BACKENDS
     p.add_argument('--symbols', default=None,
                    help='comma-separated tickers, e.g. AAPL,MSFT,IBM,GOOG (default: every bundled symbol, or every '
@@ -230,7 +233,7 @@ def _add_universe_args(p:argparse.ArgumentParser):
                    help='without --data-dir: the bundled sample (default) or yfinance (online)')
     p.add_argument('--start', default=None, help='first date kept, e.g. 2005-01-03')
     p.add_argument('--end', default=None, help='last date kept')
-    p.add_argument('--models', nargs='+', default=list(C.models), choices=list(MODELS), help='models to validate')
+    p.add_argument('--models', nargs='+', default=list(C.models), choices=base_models(), help='models to validate')
     p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
     p.add_argument('--backend', default='loky', choices=BACKENDS,
                    help='loky: processes on this machine (default); dask or ray: a cluster (extras dask, ray)')

@@ -32,7 +32,9 @@ WORKER = textwrap.dedent('''
     from pathlib import Path
     import numpy as np, pandas as pd
     from stocknb.core import ArtifactError
-    from stocknb.pipeline import ProductionModel, MODELS, ModelSpec
+    from dataclasses import replace
+    from stocknb.pipeline import ProductionModel
+    from stocknb.registry import MODELS
     role, src, dst, n, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5])
     pm = ProductionModel.load('PL', src)
     X = pd.read_csv(src/'X.csv', index_col=0, parse_dates=True)
@@ -40,7 +42,7 @@ WORKER = textwrap.dedent('''
     if os.environ.get('SLOW_SAVE'):                                   # hold the lock inside the writer, to be killed there
         spec = MODELS['xgb']
         def slow(m, folder): spec.save(m, folder); print('writing', flush=True); time.sleep(60)
-        MODELS['xgb'] = ModelSpec('xgb', spec.factory, spec.train_full, slow, spec.load)
+        MODELS['xgb'] = replace(spec, save=slow)
     while not go.exists(): time.sleep(0.005)                          # start together
     res = {'saves': 0, 'save_errors': [], 'loads': 0, 'load_errors': [], 'incomplete': 0}
     if role == 'save':

@@ -614,11 +614,12 @@ class TestNoLeakageIntegration:
         df, _, _, pm, root = planted_run
         dest = root/'PL'
         before = {p.relative_to(dest): p.read_bytes() for p in dest.rglob('*') if p.is_file()}
-        import stocknb.pipeline as pl
-        spec = pl.MODELS['xgb']
+        from dataclasses import replace
+        from stocknb.registry import MODELS
+        spec = MODELS['xgb']
         def broken(m, folder):
             spec.save(m, folder); raise OSError(5, 'I/O error')
-        monkeypatch.setitem(pl.MODELS, 'xgb', pl.ModelSpec('xgb', spec.factory, spec.train_full, broken, spec.load))
+        monkeypatch.setitem(MODELS, 'xgb', replace(spec, save=broken))
         from stocknb.core import ArtifactError
         with pytest.raises(ArtifactError, match='previous artifact, if any, is untouched'): pm.save(root)
         assert {p.relative_to(dest): p.read_bytes() for p in dest.rglob('*') if p.is_file()} == before
