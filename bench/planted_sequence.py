@@ -24,6 +24,7 @@ def main():
     from stocknb.data import planted_signal_ohlcv
     from stocknb.features import make_dataset
     from stocknb.sequence import SequenceModel
+    import stocknb.lstm_transformer, stocknb.xlstm_ts       # register their builders
     ds = make_dataset(planted_signal_ohlcv(a.n, phi=a.phi, seed=a.seed))
     X, y = (ds.X[RAW] if a.features == 'raw' else ds.X), ds.y
     n = len(X); i, j = int(n * .6), int(n * .8)

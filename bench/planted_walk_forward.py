@@ -30,6 +30,7 @@ def main():
     from stocknb.data import planted_signal_ohlcv
     from stocknb.features import make_dataset
     from stocknb.sequence import sequence_factory
+    import stocknb.lstm_transformer, stocknb.xlstm_ts       # register their builders
     from stocknb.walk_forward import WalkForwardValidator
     ds = make_dataset(planted_signal_ohlcv(a.n, phi=0.2, seed=a.seed))
     X, y = ds.X[RAW], ds.y

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from .core import ArtifactError, ConfigError, DataError, check_int, check_number, fmt_rows, get_logger
-from .splits import three_way_split, block_rows
+from .splits import three_way_split, block_rows, production_split, refit_rounds
 from .metrics import ValidationMetrics, calculate_wfe, detect_sign_imbalance, detect_variance_collapse, WFE
 
 # %% ../nbs/06_gbm.ipynb #3fd2c4c3
@@ -371,12 +371,9 @@ def train_gbm_production(X:pd.DataFrame, # features (e.g. `make_dataset(df).X`)
     "Production mode: find the tree count by early stopping on the last rows, then train on all rows with it scaled up."
     _check_xy_frames(X, y)
     idx, n = X.index, len(X)
-    k = int(round(n * check_number(early_stopping, 'early_stopping', 0, 1, lo_open=True, hi_open=True)))
-    if not 1 <= k < n - purge:
-        raise DataError(f"production mode needs rows for early stopping: n={n}, early_stopping={early_stopping}")
-    tr, va = block_rows(0, [k + purge], n, purge)
+    tr, va = production_split(n, early_stopping, purge)
     es = GBMModel(kind, **model_kw).fit(X.iloc[tr], y.iloc[tr], X.iloc[va], y.iloc[va])
-    n_trees = max(1, int(math.ceil(es.best_iteration_ * n / len(tr))))
+    n_trees = refit_rounds(es.best_iteration_, n, len(tr))
     final = GBMModel(kind, **{**model_kw, 'n_estimators': n_trees, 'calibration': 'none'}).fit(X, y)
     final.adopt_calibration(es)
     raw_v, cal_v = es.predict_raw(X.iloc[va]), es.predict(X.iloc[va])

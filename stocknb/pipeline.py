@@ -24,7 +24,7 @@ from .metrics import (ValidationMetrics, WFE, MULTIPLE_TESTING, adjust_pvalues, 
 from .walk_forward import WalkForwardValidator, WalkForwardResult, model_context
 from .backtest import Backtester, positions_from_predictions, compare_strategies, versus_buy_and_hold
 from .stacking import PredictionResult
-from .registry import MODELS, Run, base_models, ensembles
+from .registry import MODELS, Run, base_models, ensembles, loaders
 from .artifacts import (check_writable, append_history, read_history, iso_time, json_sha256,
                                production_manifest, write_model_set, read_model_set)
 
@@ -468,8 +468,7 @@ def load(cls:ProductionModel, symbol:str, # the ticker
     "Load and verify `root/SYMBOL/` under its lock (hashes, no pickles, features); each problem an `ArtifactError`."
     sym, base = check_symbol(symbol), models_dir(root)
     c = replace(config or PipelineConfig(), symbol=sym, models_dir=None if root is None else str(root))
-    loaders = {n: s.load for n, s in MODELS.items()}
-    man, models = read_model_set(base, sym, loaders, _missing_model(c))
+    man, models = read_model_set(base, sym, loaders(), _missing_model(c))
     try: cfg = PipelineConfig.from_dict(man['config'])
     except ConfigError as e:
         raise ArtifactError(f"{base/sym}: the saved config is not valid for this stocknb ({e})") from None

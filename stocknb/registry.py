@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['GBM_OWNED', 'SEQUENCE_PRESETS', 'NETWORKS', 'MODELS', 'ModelSpec', 'Run', 'check_booster_dict', 'gbm_spec',
-           'sequence_settings', 'sequence_spec', 'stack_spec', 'base_models', 'ensembles', 'register_model']
+           'sequence_settings', 'sequence_spec', 'stack_spec', 'base_models', 'loaders', 'ensembles', 'register_model']
 
 # %% ../nbs/12b_registry.ipynb #1acb11cd
 from dataclasses import dataclass, field
@@ -111,7 +111,9 @@ def sequence_spec(kind:str, # the model's name (its network in `NETWORKS`, its p
         return sq.sequence_factory(name, **(s | {'verbose': 0} if quiet else s))
     def train_full(cfg, run):
         return seq()[0].train_sequence_production(factory(cfg), run.X, run.y, purge=cfg.purge_rows)
-    def load(folder): return seq()[0].SequenceModel.load(folder)
+    def load(folder):
+        for f in NETWORKS.values(): f()                  # every builder and denoiser a saved model may name
+        return seq()[0].SequenceModel.load(folder)
     return ModelSpec(kind, doc, lambda m, folder: m.save(folder), load, factory, train_full,
                      preset=SEQUENCE_PRESETS[kind])
 
@@ -159,6 +161,10 @@ MODELS = {'xgb': gbm_spec('xgb'), 'lgbm': gbm_spec('lgbm'),
 def base_models() -> list:
     "Names of the registered models that read features (what `PipelineConfig.models` may name)."
     return [n for n, s in MODELS.items() if not s.ensemble]
+
+def loaders() -> dict:
+    "Model name -> the function loading it from its folder (what `artifacts.read_model_set` takes)."
+    return {n: s.load for n, s in MODELS.items()}
 
 def ensembles() -> list:
     "Names of the registered ensembles (validated after the base models, over their out-of-fold predictions)."

@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['BUILDERS', 'OUTPUTS', 'LOSSES', 'SEQUENCE_FORMAT', 'DENOISERS', 'register_builder', 'get_builder', 'build_plain_lstm',
            'sequence_windows', 'SequenceModel', 'window_ok', 'CollapseMonitor', 'EpochProgress', 'has_gpu',
-           'sequence_factory', 'train_sequence_production']
+           'register_denoiser', 'sequence_factory', 'train_sequence_production']
 
 # %% ../nbs/09a_sequence.ipynb #4480bad0
-import importlib, json, math, os, warnings
+import json, math, os, warnings
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -16,15 +16,13 @@ import pandas as pd
 import keras
 from fastcore.basics import patch
 from .core import ArtifactError, ConfigError, DataError, check_int, check_limit, check_number, get_logger
-from .splits import TrainOnlyScaler, block_rows
+from .splits import TrainOnlyScaler, block_rows, production_split, refit_rounds
 from .walk_forward import blank_context
 from .metrics import detect_sign_imbalance, detect_variance_collapse
 from .losses import AntiCollapseDirectionalLoss, DirectionalHuberLoss
 
 # %% ../nbs/09a_sequence.ipynb #1c74c5bc
 BUILDERS: dict = {}   # name -> builder function, filled by `register_builder`
-_BUILDER_MODULES = {'plain_lstm': 'stocknb.sequence', 'lstm_transformer': 'stocknb.lstm_transformer',
-                    'xlstm_ts': 'stocknb.xlstm_ts'}   # where each known builder lives (imported on demand)
 OUTPUTS = ('magnitude', 'sign', 'volatility')
 
 def register_builder(name:str) -> Callable:
@@ -37,12 +35,12 @@ def register_builder(name:str) -> Callable:
 
 # %% ../nbs/09a_sequence.ipynb #42ea5852
 def get_builder(name) -> Callable:
-    "The builder registered as `name` (a known stocknb module is imported on demand); a callable is returned as is."
+    "The builder registered as `name` (its module registers it when imported); a callable is returned as is."
     if callable(name): return name
     if not isinstance(name, str): raise ConfigError(f"builder must be a name or a callable; got {type(name).__name__}")
-    if name not in BUILDERS and name in _BUILDER_MODULES: importlib.import_module(_BUILDER_MODULES[name])
     if name not in BUILDERS:
-        raise ConfigError(f"unknown network builder {name!r}; known: {sorted(set(BUILDERS) | set(_BUILDER_MODULES))}")
+        raise ConfigError(f"unknown network builder {name!r}; registered: {sorted(BUILDERS)} (a network's module "
+                          "registers its builder when imported: import stocknb.lstm_transformer, stocknb.xlstm_ts)")
     return BUILDERS[name]
 
 # %% ../nbs/09a_sequence.ipynb #5269b3c4
@@ -453,7 +451,12 @@ def predict(self:SequenceModel, X) -> np.ndarray:
 
 # %% ../nbs/09a_sequence.ipynb #86aa5211
 SEQUENCE_FORMAT = 1
-DENOISERS = {'WaveletDenoising': 'stocknb.xlstm_ts'}   # denoiser class name -> module defining it
+DENOISERS: dict = {}   # denoiser class name -> class, filled by `register_denoiser` when its module is imported
+
+def register_denoiser(cls):
+    "Class decorator: a denoiser a saved model may name (it needs `get_params()` and `transform(X)`)."
+    DENOISERS[cls.__name__] = cls
+    return cls
 
 def _denoise_dict(d) -> dict|None:
     "The denoiser as `{'class': name, 'params': {...}}` (only stocknb's own denoisers can be saved)."
@@ -467,9 +470,9 @@ def _denoise_dict(d) -> dict|None:
 def _denoise_from(d):
     if d is None: return None
     if not isinstance(d, dict) or d.get('class') not in DENOISERS:
-        raise ArtifactError(f"unknown denoiser {d!r} in sequence.json; known: {sorted(DENOISERS)}")
-    cls = getattr(importlib.import_module(DENOISERS[d['class']]), d['class'])
-    return cls(**d.get('params', {}))
+        raise ArtifactError(f"unknown denoiser {d!r} in sequence.json; registered: {sorted(DENOISERS)} (import the "
+                            "module that defines it first, e.g. stocknb.xlstm_ts)")
+    return DENOISERS[d['class']](**d.get('params', {}))
 
 # %% ../nbs/09a_sequence.ipynb #37b8b48a
 _SETTINGS = ('lookback', 'build_kw', 'features', 'epochs', 'batch_size', 'learning_rate', 'min_lr_ratio',
@@ -552,13 +555,11 @@ def train_sequence_production(factory:Callable, # zero-argument factory of `Sequ
                              ) -> tuple:
     "Find the epoch count by early stopping on the last rows, then train on all rows: `(model, notes)`."
     n = len(X)
-    k = int(round(n * check_number(early_stopping, 'early_stopping', 0, 1, lo_open=True, hi_open=True)))
+    tr, va = production_split(n, early_stopping, purge, min_train=2, min_val=2)
     es = factory()
-    if not 2 <= k < n - purge - 1: raise DataError(f"production training needs rows to stop early on: n={n}")
-    tr, va = block_rows(0, [k + purge], n, purge)
     vi = np.arange(max(0, va[0] - es.context), n)
     es.fit(X.iloc[tr], y.iloc[tr], X.iloc[vi], blank_context(y, vi, va[0], es.context))
-    epochs = max(1, math.ceil(es.epochs_ * n / len(tr)))
+    epochs = refit_rounds(es.epochs_, n, len(tr))
     final = factory(); final.epochs = epochs                      # saved with the model: the count it used
     final.fit(X, y)
     notes = [f"early stopping on rows {va[0]}..{n - 1} after training on rows 0..{tr[-1]} kept {es.epochs_} epoch(s)",

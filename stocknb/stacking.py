@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['REGIME_INPUTS', 'REGIME_FEATURES', 'META_DEFAULTS', 'STACK_FORMAT', 'regime_indicators', 'RegimeDetector',
            'meta_inputs', 'meta_settings', 'StackMeta', 'daily_sigma', 'ConfidenceCalibrator', 'payoff_ratio',
-           'kelly_position', 'reliability_table', 'plot_reliability', 'load_model', 'StackingValidation',
-           'StackingEnsembleTrainer', 'PredictionResult', 'StackingPredictor']
+           'kelly_position', 'reliability_table', 'plot_reliability', 'StackingValidation', 'StackingEnsembleTrainer',
+           'PredictionResult', 'StackingPredictor']
 
 # %% ../nbs/12_stacking.ipynb #feb3e4f8
 import json, math
@@ -25,6 +25,7 @@ from .walk_forward import WalkForwardValidator, WalkForwardResult, model_context
 from .gbm import GBMModel, check_booster_params, train_gbm_production
 from .backtest import Backtester, positions_from_predictions
 from .artifacts import MODEL_NAME, read_json, write_json, read_model_set
+from .splits import production_split, refit_rounds
 
 # %% ../nbs/12_stacking.ipynb #3d3ec66f
 _log = get_logger(__name__)
@@ -369,14 +370,14 @@ def fit_production(self:StackMeta, M:pd.DataFrame, # every out-of-fold row
                   ) -> StackMeta:
     "Production: tree count and the trees' test from a fit on the first rows checked on the last; then all rows."
     n = len(self._check_inputs(M))
-    k = int(round(n * check_number(early_stopping, 'early_stopping', 0, 1, lo_open=True, hi_open=True)))
-    if not 1 <= k < n - purge: raise DataError(f"the meta-learner needs rows for early stopping: n={n}")
+    tr, va = production_split(n, early_stopping, purge)
+    k = len(tr)
     es = StackMeta(self.bases, self.meta_params, self.regime, self.seed)
-    es.fit(M.iloc[:k], y.iloc[:k], M.iloc[k + purge:], y.iloc[k + purge:])
+    es.fit(M.iloc[tr], y.iloc[tr], M.iloc[va], y.iloc[va])
     self._fit_state(M)
     l, t = self.combination(M), self._target(M, y)
     self.slope_ = self._slope(l, t)
-    self._train(self.meta_features(M), l, t, max(1, math.ceil(es.n_trees_ * n / k)))
+    self._train(self.meta_features(M), l, t, refit_rounds(es.n_trees_, n, k))
     self.gate_, g = dict(es.gate_), es.gate_
     use = "the stack predicts σ·ℓ·g(x)" if g['trees'] else "the stack predicts σ·c·ℓ, the plain combination"
     self.notes_ = [f"combination ℓ: the equal-weight mean of the scaled predictions of {', '.join(self.bases)}; "
@@ -566,17 +567,6 @@ def _load_stack(folder:str|Path) -> StackMeta:
     return m
 
 StackMeta.load = staticmethod(_load_stack)
-
-# %% ../nbs/12_stacking.ipynb #1e0add44
-def load_model(folder:str|Path):
-    "Any saved stocknb model, recognised by its files: `stack.json`, `gbm.json` or `sequence.json`."
-    folder = Path(folder)
-    if (folder/'stack.json').is_file(): return StackMeta.load(folder)
-    if (folder/'gbm.json').is_file(): return GBMModel.load(folder)
-    if (folder/'sequence.json').is_file():
-        from stocknb.sequence import SequenceModel
-        return SequenceModel.load(folder)
-    raise ArtifactError(f"{folder}: no stack.json, gbm.json or sequence.json: not a saved stocknb model")
 
 # %% ../nbs/12_stacking.ipynb #5651c510
 @dataclass(eq=False)
@@ -945,11 +935,13 @@ def predict(self:StackingPredictor, df:pd.DataFrame, # recent OHLCV bars, ending
 # %% ../nbs/12_stacking.ipynb #5590b5b0
 @patch(cls_method=True)
 def load(cls:StackingPredictor, symbol:str, # the ticker
-         root:str|Path|None=None, # the models root (default `stocknb.core.models_dir()`)
+         root:str|Path|None, # the models root (None: `stocknb.core.models_dir()`)
+         loaders:dict, # model name -> function loading it from its folder (`registry.loaders()`)
         ) -> StackingPredictor:
     "Load and verify the saved ensemble of `symbol` (`root/SYMBOL/`, written by the pipeline with `stacking=True`)."
     root = models_dir(root)
-    man, models = read_model_set(root, symbol, load_model)
+    if not isinstance(loaders, dict): raise ConfigError(f"loaders must be a dict (name -> load); got {loaders!r}")
+    man, models = read_model_set(root, symbol, loaders)
     meta = models.get('stack')
     if not isinstance(meta, StackMeta):
         raise ArtifactError(f"{root/symbol}: holds no stacked ensemble (models {man['models']}); train one with "

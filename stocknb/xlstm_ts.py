@@ -15,7 +15,7 @@ import pywt
 from numpy.lib.stride_tricks import sliding_window_view
 from fastcore.basics import patch
 from .core import INT_LIMITS, ConfigError, DataError, check_int, check_limit, check_number
-from .sequence import register_builder, sequence_factory
+from .sequence import register_builder, register_denoiser, sequence_factory
 
 # %% ../nbs/11_xlstm_ts.ipynb #472c2469
 FORGET_GATES = ('sigmoid', 'exp')
@@ -271,6 +271,7 @@ def _columns(x, what:str='x') -> tuple:
     return A, wrap
 
 # %% ../nbs/11_xlstm_ts.ipynb #ff9bf6ed
+@register_denoiser
 class WaveletDenoising:
     "Causal wavelet denoising: row t is the last value of the denoised trailing window [t − window + 1, t]."
     _params = ('wavelet', 'level', 'window', 'threshold', 'mode')

@@ -215,7 +215,7 @@ def test_the_case_count():
 
 # ---------------------------------------------------------------- Python-API cases
 from stocknb.pipeline import PipelineConfig, ProductionPipeline, ProductionModel, gate_decision
-from stocknb.registry import MODELS
+from stocknb.registry import MODELS, loaders
 from stocknb.data import load_ohlcv, load_csv
 from stocknb.stacking import StackingEnsembleTrainer, StackingPredictor
 from stocknb.universe import run_universe
@@ -276,7 +276,7 @@ PY = {  # id: (function of the world, error type, message)
     'stack-confidence-half-life': (lambda w: StackingEnsembleTrainer({'xgb': MODELS['xgb'].factory(PipelineConfig())},
                                                                       confidence={'half_life': -1}), ConfigError,
                                    "half_life must be a finite number in (0, inf); got -1"),
-    'stack-load-without-stack': (lambda w: StackingPredictor.load('NONE', w/'models'), ArtifactError, "no saved model at"),
+    'stack-load-without-stack': (lambda w: StackingPredictor.load('NONE', w/'models', loaders()), ArtifactError, "no saved model at"),
     'write-artifact-outside-root': (lambda w: write_artifact(w/'models'/'..'/'victim', lambda t: (t/'a').write_text('x'), root=w/'models'),
                                     ArtifactError, 'outside the root'),
     'universe-n-jobs-bool': (lambda w: run_universe(['AAPL'], backend='loky', n_jobs=True), ConfigError,
@@ -468,7 +468,7 @@ def test_stacking_predictor_refuses_a_folder_without_a_stack(tworld):
     "A model set trained without stacking is loadable by the pipeline but not as a stacked ensemble, and says so."
     from stocknb.core import ArtifactError
     with pytest.raises(ArtifactError, match=r"holds no stacked ensemble \(models \['xgb'\]\); train one with stacking=True"):
-        StackingPredictor.load('PL', tworld/'models')
+        StackingPredictor.load('PL', tworld/'models', loaders())
 
 # ---------------------------------------------------------------- numbers and dates through the Python API
 SEMI_GROUPED = 'Date;Open;High;Low;Close;Volume\n2020-01-02;3.060;3.100;3.050;3.070;12000\n2020-01-03;3.070;3.120;3.060;3.110;15000\n'

@@ -825,7 +825,7 @@ class TestStackingNoLeakage:
 
     def test_confidence_settings_are_the_ones_used_and_saved(self, stacked, tmp_path):
         "The trainer's calibrator settings reach the OOS check, production and the saved stack.json unchanged."
-        from stocknb.stacking import daily_sigma, load_model
+        from stocknb.stacking import daily_sigma, StackMeta
         df, ds, sv = stacked
         cfg = {'half_life': 250.0, 'level_prior': 10.0, 'slope_prior': 0.0}
         tr = StackingEnsembleTrainer(stack_bases(), n_splits=4, meta_splits=4, purge=2, confidence=cfg)
@@ -838,7 +838,7 @@ class TestStackingNoLeakage:
         i = cal.fit_index_
         ref = ConfidenceCalibrator(**cfg).fit(sv.stack.oof.loc[i], sv.stack.y.loc[i], daily_sigma(sv.inputs.loc[i]))
         assert (cal.a_, cal.b_) == (ref.a_, ref.b_)
-        back = load_model(sp.meta.save(tmp_path/'meta')).confidence_
+        back = StackMeta.load(sp.meta.save(tmp_path/'meta')).confidence_
         assert back.to_dict() == cal.to_dict() and {k: getattr(back, k) for k in cfg} == cfg
 
     def test_trees_are_tested_on_the_fold_validation_block_only(self, stacked, monkeypatch):
