@@ -8,7 +8,7 @@ __all__ = ['GATE_PARTS', 'PipelineConfig', 'GateDecision', 'gate_decision', 'gat
 
 # %% ../nbs/13_pipeline.ipynb #66fa925e
 import datetime as _dt, math, shlex, sys, textwrap, time, uuid
-from dataclasses import dataclass, field, asdict, fields, replace
+from dataclasses import InitVar, dataclass, field, asdict, fields, replace
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -55,7 +55,7 @@ class PipelineConfig:
     min_std_ratio:float = 0.01 # gate: minimum prediction std / target std (within folds)
     stacking:bool = False # also validate a regime-aware XGBoost stack of the models; production when it passes
     skip_gate:bool = False # train even if the gate fails: all four checks are ignored (recorded everywhere)
-    skip_wfe_check:bool = False # the original service's name for `skip_gate` (it, too, skips all four checks)
+    skip_wfe_check:InitVar[bool|None] = None # the original service's name for `skip_gate`: the same setting
     calibration:str = 'median' # GBM calibration fitted on each validation block: 'none', 'median', 'isotonic'
     position_method:str = 'sign' # how predictions become positions: 'sign', 'scaled', 'threshold'
     cost_bps:float = 5.0 # backtest cost per unit of turnover
@@ -65,7 +65,11 @@ class PipelineConfig:
     models_dir:str|None = None # artifacts root (default `stocknb.core.models_dir()`)
     model_params:dict = field(default_factory=dict) # per-model overrides, e.g. {'xgb': {'n_estimators': 500}}; 'stack'
 
-    def __post_init__(self):
+    def __post_init__(self, skip_wfe_check=None):
+        if skip_wfe_check is not None:                      # the alias: True or False, and it joins skip_gate
+            if not isinstance(skip_wfe_check, bool):
+                raise ConfigError(f"PipelineConfig.skip_wfe_check must be True or False; got {skip_wfe_check!r}")
+            self.skip_gate = self.skip_gate or skip_wfe_check
         if isinstance(self.models, str): self.models = (self.models,)
         if isinstance(self.models, (list, tuple)): self.models = tuple(self.models)
         self.validate()
@@ -92,10 +96,9 @@ def validate(self:PipelineConfig) -> PipelineConfig:
     check_number(self.max_sign_share, P + 'max_sign_share', 0.5, 1, hi_open=True)
     check_number(self.min_std_ratio, P + 'min_std_ratio', 0, 1, hi_open=True)
     for k in ('cost_bps', 'slippage_bps'): check_number(getattr(self, k), P + k, 0)
-    for k in ('skip_gate', 'skip_wfe_check', 'stacking'):
+    for k in ('skip_gate', 'stacking'):
         if not isinstance(getattr(self, k), bool):
             raise ConfigError(f"{P}{k} must be True or False; got {getattr(self, k)!r}")
-    self.skip_gate = self.skip_wfe_check = self.skip_gate or self.skip_wfe_check
     if self.models_dir is not None and not isinstance(self.models_dir, (str, Path)):
         raise ConfigError(f"{P}models_dir must be a folder path or None; got {self.models_dir!r}")
     _check_models(self)
@@ -167,7 +170,7 @@ def to_dict(self:PipelineConfig) -> dict:
 def from_dict(cls:PipelineConfig, d:dict) -> PipelineConfig:
     "Rebuild from `to_dict()`; unknown keys are refused."
     if not isinstance(d, dict): raise ConfigError(f"a PipelineConfig is made from a dict; got {type(d).__name__}")
-    extra = sorted(set(d) - {f.name for f in fields(cls)})
+    extra = sorted(set(d) - {f.name for f in fields(cls)} - {'skip_wfe_check'})   # the alias, in older manifests
     if extra: raise ConfigError(f"unknown PipelineConfig setting(s) {extra}")
     return cls(**d)
 
@@ -500,12 +503,11 @@ class ProductionPipeline:
 
 # %% ../nbs/13_pipeline.ipynb #eca6a81d
 @patch
-def load_data(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
-              data:pd.DataFrame|None=None, # bars to use instead of loading (e.g. synthetic)
+def load_data(self:ProductionPipeline, data:pd.DataFrame|None=None, # bars to use instead of loading (e.g. synthetic)
              ) -> pd.DataFrame:
-    "The validated bars for `symbol` (from the configured source), or `data` when given; cached per symbol."
+    "The validated bars of the config's symbol (from the configured source), or `data` when given; cached."
     c = self.config
-    sym = check_symbol(symbol or c.symbol)
+    sym = c.symbol
     if data is not None:
         df = check_plausible(take_dates(validate_ohlcv(data, min_rows=WARMUP + 2), c.start, c.end))
         for w in data_warnings(df): _log.warning(f"{sym}: {w}")
@@ -537,7 +539,7 @@ def _economics(results:dict, df:pd.DataFrame, c:PipelineConfig) -> dict:
 
 # %% ../nbs/13_pipeline.ipynb #949e57a2
 @patch
-def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
+def run_validation(self:ProductionPipeline,
                    data:pd.DataFrame|None=None, # bars to use instead of loading (e.g. synthetic)
                    progress:bool|None=None, # tqdm bars (False: none, the models' own too); None = on a terminal
                    record:bool=True, # append the result to the symbol's validation history under `root`
@@ -545,10 +547,10 @@ def run_validation(self:ProductionPipeline, symbol:str|None=None, # default: con
     "Walk-forward validate every configured model and apply the gate; returns (and keeps) the `ValidationReport`."
     from tqdm import tqdm
     c = self.config
-    sym = check_symbol(symbol or c.symbol)
+    sym = c.symbol
     t0 = time.perf_counter()
     set_seed(c.seed)
-    df = self.load_data(sym, data)
+    df = self.load_data(data)
     ds = self._dataset(df)
     factories = {name: MODELS[name].factory(c, quiet=progress is False) for name in c.models}
     wf, results = self._validator(), {}
@@ -606,19 +608,19 @@ def _revalidate(data_given:bool) -> str:
 
 # %% ../nbs/13_pipeline.ipynb #43501331
 @patch
-def train_production(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
+def train_production(self:ProductionPipeline,
                      data:pd.DataFrame|None=None, # bars to use instead of loading
                      save:bool=True, # write the artifacts to `root`/SYMBOL
                      skip_gate:bool|None=None, # train although no model passed (recorded as overridden); None: config's
                     ) -> ProductionModel:
     "Train the models that passed the gate (a stack that passed: with its bases) on all rows and save them."
     c = self.config
-    sym = check_symbol(symbol or c.symbol)
+    sym = c.symbol
     if skip_gate is not None and not isinstance(skip_gate, bool):
         raise ConfigError(f"skip_gate must be True, False or None (the config's); got {skip_gate!r}")
-    if skip_gate is not None and skip_gate != c.skip_gate: c = replace(c, skip_gate=skip_gate, skip_wfe_check=skip_gate)
+    if skip_gate is not None and skip_gate != c.skip_gate: c = replace(c, skip_gate=skip_gate)
     if save: check_writable(self.root, symbol=sym)              # the folder, its workspace, root/SYMBOL: before work
-    rep, df = self._report(sym), self.load_data(sym, data)
+    rep, df = self._report(), self.load_data(data)
     if frame_hash(df) != rep.data['sha256']:
         d = rep.data
         raise StateError(f"{sym}: the last validation used other bars ({d['first_date']} … {d['last_date']}, sha256 "
@@ -705,15 +707,14 @@ def _in_sample_error(sym:str, as_of:pd.Timestamp, trained_to:pd.Timestamp) -> Da
 @patch
 def predict(self:ProductionPipeline,
             latest_data:pd.DataFrame|None=None, # recent bars (≥ WARMUP + 1 + context rows); default: configured
-            symbol:str|None=None, # default: config.symbol
             model:'ProductionModel|None'=None, # default: the in-memory model, else the saved one
             allow_in_sample:bool=False, # predict although the bars end inside the training data (the result is marked)
            ) -> PredictionResult:
     "Predict the next day's return from the last bar of `latest_data` with the production model."
-    sym = check_symbol(symbol or self.config.symbol)
+    sym = self.config.symbol
     pm = model or (self.production_ if self.production_ is not None and self.production_.symbol == sym else None)
     if pm is None: pm = ProductionModel.load(sym, self.config.models_dir, self.config)
-    if latest_data is None: df = self.load_data(sym)
+    if latest_data is None: df = self.load_data()
     else: df = check_plausible(validate_ohlcv(latest_data, min_rows=WARMUP + 1 + pm.context))
     as_of, trained_to = df.index[-1], pd.Timestamp(pm.manifest['data']['training_last_date'])
     if as_of <= trained_to and not allow_in_sample: raise _in_sample_error(sym, as_of, trained_to)
@@ -754,10 +755,10 @@ def _position(pm, pred) -> float:
 
 # %% ../nbs/13_pipeline.ipynb #117c0c17
 @patch
-def backtest(self:ProductionPipeline, symbol:str|None=None) -> pd.DataFrame:
+def backtest(self:ProductionPipeline) -> pd.DataFrame:
     "Each validated model's out-of-fold positions through the lagged `Backtester`, beside the baselines."
-    rep = self._report(symbol)
-    df = self.load_data(rep.symbol)
+    rep = self._report()
+    df = self.load_data()
     c = self.config
     first = min(r.oof.index[0] for r in rep.results.values())
     px = df['Close'].loc[first:]
@@ -766,20 +767,20 @@ def backtest(self:ProductionPipeline, symbol:str|None=None) -> pd.DataFrame:
     return compare_strategies(strat, px, Backtester(cost_bps=c.cost_bps, slippage_bps=c.slippage_bps))
 
 @patch
-def forward_simulate(self:ProductionPipeline, symbol:str|None=None, # default: config.symbol
+def forward_simulate(self:ProductionPipeline,
                      model:str|None=None, # model name (default: the first that passed, else the first configured)
                      start=None, end=None, # period (default: the walk-forward OOF period)
                      retrain_every:int|None=63, # refit on everything seen so far every this many days
                      progress:bool|None=None):
     "Replay the period day by day on data truncated at each step, refitting periodically: an out-of-sample check."
     from stocknb.forward_sim import ForwardSimulator
-    rep = self._report(symbol)
+    rep = self._report()
     c = self.config
     name = model or next((m for m in rep.passed if not MODELS[m].ensemble), c.models[0])
     if name in MODELS and MODELS[name].ensemble:
         raise ConfigError(f"the {name} cannot be forward-simulated: {MODELS[name].no_replay}")
     if name not in MODELS: raise ConfigError(f"unknown model {name!r}; available: {', '.join(base_models())}")
-    df = self.load_data(rep.symbol)
+    df = self.load_data()
     start = start or rep.results[name].oof.index[0]
     sim = ForwardSimulator(MODELS[name].factory(c), retrain_every=retrain_every, horizon=c.horizon,
                            position_fn=lambda p: positions_from_predictions(p, c.position_method),
@@ -788,13 +789,12 @@ def forward_simulate(self:ProductionPipeline, symbol:str|None=None, # default: c
 
 # %% ../nbs/13_pipeline.ipynb #c8e18910
 @patch
-def _report(self:ProductionPipeline, symbol) -> ValidationReport:
-    "The validation of `symbol`; `StateError` when there is none (nothing runs a validation silently)."
-    sym = check_symbol(symbol or self.config.symbol)
-    if self.report_ is None or self.report_.symbol != sym:
-        have = f" (the last one is of {self.report_.symbol})" if self.report_ is not None else ''
-        raise StateError(f"{sym}: not validated yet{have}",
-                         hint=f"call run_validation({sym!r}) first: it is the long step, and never run behind "
+def _report(self:ProductionPipeline) -> ValidationReport:
+    "The validation of the config's symbol; `StateError` when there is none (nothing runs a validation silently)."
+    sym = self.config.symbol
+    if self.report_ is None:
+        raise StateError(f"{sym}: not validated yet",
+                         hint="call run_validation() first: it is the long step, and never run behind "
                               "your back")
     return self.report_
 

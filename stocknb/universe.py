@@ -112,7 +112,7 @@ def run_symbol(symbol:str, # the ticker
         pipe = _pipeline(symbol, data, config)
         rep = pipe.run_validation(progress=False, record=False)
         out['report'] = {'validation': rep, 'oof': pd.DataFrame({m: r.oof for m, r in rep.results.items()}),
-                         'y': next(iter(rep.results.values())).y, 'close': pipe.load_data(symbol)['Close']}
+                         'y': next(iter(rep.results.values())).y, 'close': pipe.load_data()['Close']}
     except Exception as e: out['error'] = _error(e)
     return _finish(out, t0)
 
