@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['INT_LIMITS', 'SYMBOL_RULE', 'LOGGER_NAME', 'LOG_LEVELS', 'StocknbError', 'DataError', 'ConfigError', 'LeakageError',
-           'GateError', 'StateError', 'ArtifactError', 'check_int', 'check_limit', 'check_number', 'fmt_date',
-           'fmt_rows', 'check_symbol', 'check_inside', 'project_root', 'models_dir', 'cache_dir', 'set_seed',
-           'get_logger', 'setup_logging', 'tf_log_level', 'tf_startup_kept', 'quiet_tf_startup', 'lab_doc']
+           'GateError', 'StateError', 'ArtifactError', 'check_int', 'check_limit', 'check_fitted', 'check_number',
+           'fmt_date', 'fmt_rows', 'check_symbol', 'check_inside', 'project_root', 'models_dir', 'cache_dir',
+           'set_seed', 'get_logger', 'setup_logging', 'tf_log_level', 'tf_startup_kept', 'quiet_tf_startup', 'lab_doc']
 
 # %% ../nbs/00_core.ipynb #d7ce46bf
 import contextlib, logging, math, numbers, os, random, re, sys, tempfile
@@ -77,6 +77,14 @@ def check_limit(value, name:str, key:str|None=None, err:type=None) -> int:
     "`check_int` against `INT_LIMITS[key]` (default: `name`)."
     lo, hi = INT_LIMITS[key or name]
     return check_int(value, name, lo, hi, err)
+
+# %% ../nbs/00_core.ipynb #fe9dfbc4
+def check_fitted(obj, # the object about to be used
+                 attr:str, # an attribute its fit sets
+                 how:str='call fit() first', # what to do, in Python words
+                ):
+    "Raise `StateError` \"this Cls is not fitted: `how`\" unless `obj` has the fitted attribute `attr`."
+    if getattr(obj, attr, None) is None: raise StateError(f"this {type(obj).__name__} is not fitted: {how}")
 
 # %% ../nbs/00_core.ipynb #f849cf07
 def check_number(value, # the value to check

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import ArtifactError, ConfigError, DataError, check_int, check_number, fmt_rows, get_logger
+from .core import (StateError, check_fitted, ArtifactError, ConfigError, DataError, check_int, check_number,
+                          fmt_rows, get_logger)
 from .splits import three_way_split, block_rows, production_split, refit_rounds
 from .metrics import ValidationMetrics, calculate_wfe, detect_sign_imbalance, detect_variance_collapse, WFE
 
@@ -59,7 +60,7 @@ def fit(self:PredictionCalibrator, pred_val, y_val) -> PredictionCalibrator:
 @patch
 def transform(self:PredictionCalibrator, pred) -> np.ndarray:
     "Apply the fitted correction."
-    if not hasattr(self, 'n_fit_'): raise DataError("calibrator is not fitted: call fit(pred_val, y_val) first")
+    check_fitted(self, 'n_fit_', 'call fit(pred_val, y_val) first')
     p = np.asarray(pred, 'float64')
     if self.method == 'isotonic': return np.interp(p, self.x_, self.y_)
     return p - self.offset_
@@ -186,7 +187,7 @@ def fit(self:GBMModel, X_train, y_train, X_val=None, y_val=None) -> GBMModel:
 # %% ../nbs/06_gbm.ipynb #a8bfdbba
 @patch
 def _check_fitted(self:GBMModel):
-    if not hasattr(self, 'booster_'): raise DataError("this GBMModel is not fitted yet: call fit() first")
+    check_fitted(self, 'booster_')
 
 @patch
 def predict_raw(self:GBMModel, X) -> np.ndarray:

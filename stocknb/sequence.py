@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import keras
 from fastcore.basics import patch
-from .core import ArtifactError, ConfigError, DataError, check_int, check_limit, check_number, get_logger
+from .core import (StateError, check_fitted, ArtifactError, ConfigError, DataError, check_int, check_limit,
+                          check_number, get_logger)
 from .splits import TrainOnlyScaler, block_rows, production_split, refit_rounds
 from .walk_forward import blank_context
 from .metrics import detect_sign_imbalance, detect_variance_collapse
@@ -431,7 +432,7 @@ def _check_finite_weights(self:SequenceModel):
 # %% ../nbs/09a_sequence.ipynb #38ef5e15
 @patch
 def _check_fitted(self:SequenceModel):
-    if not hasattr(self, 'model_'): raise DataError(f"this {type(self).__name__} is not fitted; call fit first")
+    check_fitted(self, 'model_')
 
 @patch
 def predict(self:SequenceModel, X) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import DataError, LeakageError, check_int, check_number, fmt_date
+from .core import StateError, check_fitted, DataError, LeakageError, check_int, check_number, fmt_date
 
 # %% ../nbs/03_splits.ipynb #942a458a
 def block_rows(first:int, # first row of the first block
@@ -194,8 +194,7 @@ def fit(self:TrainOnlyScaler,
 @patch
 def transform(self:TrainOnlyScaler, X):
     "Scale `X` (any rows) with the statistics of the training rows; a DataFrame keeps its index and columns."
-    if not hasattr(self, 'scaler_'):
-        raise DataError("TrainOnlyScaler is not fitted; call fit(X, rows) with the training rows first")
+    check_fitted(self, 'scaler_', 'call fit(X, rows) with the training rows first')
     if isinstance(X, pd.DataFrame):
         if self.columns_ is not None and list(X.columns) != self.columns_:
             miss = [c for c in self.columns_ if c not in X.columns]
@@ -216,7 +215,7 @@ def check_fitted_before(self:TrainOnlyScaler,
                         first_row:int, # first row position (of the same `X`) that must not have been seen
                        ):
     "Raise `LeakageError` if the scaler was fitted on any row at or after `first_row`."
-    if not hasattr(self, 'fit_rows_'): raise DataError("TrainOnlyScaler is not fitted")
+    check_fitted(self, 'fit_rows_', 'call fit(X, rows) with the training rows first')
     last = int(self.fit_rows_.max())
     if last >= first_row:
         when = f" ({fmt_date(self.fit_last_)})" if isinstance(self.fit_last_, pd.Timestamp) else ''
@@ -235,7 +234,7 @@ def _runs(rows:np.ndarray) -> list:
 @patch
 def to_dict(self:TrainOnlyScaler) -> dict:
     "The fitted statistics as JSON-ready lists (kinds 'robust' and 'standard'); `from_dict` rebuilds the scaler."
-    if not hasattr(self, 'scaler_'): raise DataError("TrainOnlyScaler is not fitted")
+    check_fitted(self, 'scaler_', 'call fit(X, rows) with the training rows first')
     if self.kind not in _STATS: raise DataError(f"only 'robust' and 'standard' scalers have a JSON form; "
                                                 f"got {type(self.kind).__name__}")
     s = self.scaler_
