@@ -9,7 +9,7 @@ __all__ = ['GBM_OWNED', 'SEQUENCE_PRESETS', 'NETWORKS', 'MODELS', 'ModelSpec', '
 # %% ../nbs/12b_registry.ipynb #1acb11cd
 from dataclasses import dataclass, field
 from typing import Callable
-from .core import ConfigError, DataError, quiet_tf_startup
+from .core import ConfigError, quiet_tf_startup
 from .features import DAILY_INPUTS
 from .gbm import GBMModel, gbm_factory, train_gbm_baseline
 from .stacking import StackingEnsembleTrainer, StackMeta, meta_settings
@@ -175,7 +175,8 @@ def register_model(spec:ModelSpec, # the new model's spec
                    replace:bool=False, # allow replacing a registered model of the same name
                   ) -> ModelSpec:
     "Add `spec` to `MODELS`: from then on `PipelineConfig(models=(spec.name, ...))` runs it like any other."
-    if not isinstance(spec, ModelSpec): raise ConfigError(f"register_model takes a ModelSpec; got {type(spec).__name__}")
+    if not isinstance(spec, ModelSpec):
+        raise ConfigError(f"register_model takes a ModelSpec; got {type(spec).__name__}")
     if not spec.name.isidentifier(): raise ConfigError(f"a model name is a Python identifier; got {spec.name!r}")
     if spec.name in MODELS and not replace:
         raise ConfigError(f"a model named {spec.name!r} is registered already; pass replace=True to replace it")
