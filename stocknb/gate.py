@@ -50,6 +50,7 @@ def _significance(o:ValidationMetrics, cfg:PipelineConfig, adj) -> dict:
     return {'passed': bool(p < cfg.alpha), 'value': p, 'threshold': cfg.alpha, 'detail': detail, 'raw_p': raw,
             'method': adj['method'] if corrected else 'none', 'm': int(adj['m']) if corrected else 1}
 
+# %% ../nbs/12d_gate.ipynb #6e37d2d9
 def gate_decision(name:str, # model name
                   wf:WalkForwardResult, # its walk-forward result
                   cfg:PipelineConfig, # the thresholds, all four of which are applied here
