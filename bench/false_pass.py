@@ -14,7 +14,8 @@ half a minute without them. With --csv, each series' row is written as soon as i
 import argparse, os, time
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import pandas as pd
-from stocknb.pipeline import false_pass_rate, PipelineConfig
+from stocknb.pipeline import PipelineConfig
+from stocknb.honesty import false_pass_rate
 
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument('--models', nargs='+', default=['xgb', 'lgbm', 'lstm', 'xlstm'])

@@ -7,8 +7,9 @@ and the Bayes bound 0.5 + arcsin(phi)/pi. A working tool for issue 11 (the seque
     python bench/planted_sequence.py                          # plain LSTM on 8 raw daily inputs
     python bench/planted_sequence.py --features all --cfg "{'lookback': 5}" --cfg "{'builder': 'lstm_transformer'}"
 """
-import argparse, ast, math, time
+import argparse, ast, time
 import numpy as np, pandas as pd
+from stocknb.data import bayes_direction_accuracy, planted_bar
 
 RAW = ['ret_1d', 'gap_1d', 'intraday_1d', 'hl_range', 'close_loc', 'vol_chg_1d', 'dow_sin', 'dow_cos']
 
@@ -28,8 +29,7 @@ def main():
     ds = make_dataset(planted_signal_ohlcv(a.n, phi=a.phi, seed=a.seed))
     X, y = (ds.X[RAW] if a.features == 'raw' else ds.X), ds.y
     n = len(X); i, j = int(n * .6), int(n * .8)
-    bayes = 0.5 + math.asin(a.phi) / math.pi
-    bar = 0.5 + 0.7 * (bayes - 0.5)
+    bayes, bar = bayes_direction_accuracy(a.phi), planted_bar(a.phi)
     print(f"{n} rows × {X.shape[1]} features; test rows {n - j}; Bayes {bayes:.4f}, bar {bar:.4f}")
     acc = lambda p, t: float(np.mean(np.sign(p) == np.sign(t)))
     if a.gbm:

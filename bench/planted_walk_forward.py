@@ -7,9 +7,10 @@ LSTNet's autoregressive component) next to the package's builders.
     python bench/planted_walk_forward.py \
         --cfg "{'builder': 'xlstm_ts', 'build_kw': {'embedding_dim': 16, 'n_blocks': 1}}"
 """
-import argparse, ast, math, time
+import argparse, ast, time
 import keras
 from stocknb.sequence import register_builder
+from stocknb.data import planted_bar
 
 RAW = ['ret_1d', 'gap_1d', 'intraday_1d', 'hl_range', 'close_loc', 'vol_chg_1d', 'dow_sin', 'dow_cos']
 
@@ -34,7 +35,7 @@ def main():
     from stocknb.walk_forward import WalkForwardValidator
     ds = make_dataset(planted_signal_ohlcv(a.n, phi=0.2, seed=a.seed))
     X, y = ds.X[RAW], ds.y
-    bar = 0.5 + 0.7 * math.asin(0.2) / math.pi
+    bar = planted_bar(0.2)
     base = dict(builder='lstm_highway', lookback=20, epochs=100, batch_size=128, learning_rate=1e-3, patience=20,
                 verbose=0)
     for c in a.cfg or ['{}']:

@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['performance_summary', 'BacktestResult', 'Backtester', 'positions_from_predictions', 'buy_and_hold', 'flat',
-           'momentum', 'mean_reversion', 'baseline_positions', 'compare_strategies', 'versus_buy_and_hold']
+           'momentum', 'mean_reversion', 'baseline_positions', 'compare_strategies', 'versus_buy_and_hold',
+           'PredictionResult']
 
 # %% ../nbs/07_backtest.ipynb #59e2c15b
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, asdict
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
@@ -313,3 +314,41 @@ def versus_buy_and_hold(pred, # predictions indexed by decision date (e.g. out-o
     return {'sharpe': sh, 'hold_sharpe': bh, 'sharpe_vs_hold': sh - bh, 'days': len(px) - 1,
             'annual_return': float(m.loc['annual return', 'sign']),
             'hold_annual_return': float(m.loc['annual return', 'buy & hold'])}
+
+# %% ../nbs/07_backtest.ipynb #c0af8ea3
+@dataclass
+class PredictionResult:
+    "A production prediction for the next trading day."
+    symbol: str
+    as_of: str # date of the last bar used (its close is known)
+    date: str # the day the prediction is for: the next business day (exchange holidays are not modelled)
+    predicted_return: float # the predicted log return for as_of → date (the stack's, or the mean of the models')
+    direction: str # 'up', 'down' or 'flat'
+    oof_hit_rate: float # out-of-fold direction accuracy of the model(s) used: a past hit rate, not a probability
+    position: float # position to hold during `date` (the stack: capped Kelly; else `position_method`)
+    models_used: list # models that contributed
+    per_model: dict # model name -> its prediction (for a stack: each base's)
+    gate_overridden: bool = False # True when the models were trained with `skip_gate` despite failing the gate
+    in_sample: bool = False # True when `as_of` lies inside the training data (allowed only with `allow_in_sample=True`)
+    notes: list = field(default_factory=list) # warnings the user must see: a newer validation disagrees, in-sample, ...
+    confidence: float|None = None # the stack's calibrated probability that `direction` is right (None without a stack)
+    regime: dict|None = None # the stack's regime features on `as_of`
+    agreement: dict|None = None # the bases' vote, agreement (majority share) and dispersion on `as_of`
+
+    def to_dict(self) -> dict: return asdict(self)
+
+# %% ../nbs/07_backtest.ipynb #5496740e
+@patch
+def __str__(self:PredictionResult):
+    flag = '  [GATE OVERRIDDEN: models did not pass validation; all four checks were skipped]'
+    flag = flag if self.gate_overridden else ''
+    flag += '  [IN-SAMPLE: the model has seen this day\'s label]' if self.in_sample else ''
+    conf = f", calibrated confidence {self.confidence:.1%}" if self.confidence is not None else ''
+    head = (f"{self.symbol} for {self.date} (data to {self.as_of}): "
+            f"predicted log return {self.predicted_return:+.5f} → "
+            f"{self.direction}{conf}, position {self.position:+.2f}; historical OOF hit rate {self.oof_hit_rate:.1%}; "
+            f"models {', '.join(self.models_used)}{flag}")
+    extra = []
+    if self.regime: extra.append('regime: ' + ', '.join(f"{k} {v:+.3g}" for k, v in self.regime.items()))
+    if self.agreement: extra.append('bases: ' + ', '.join(f"{k} {v:.3g}" for k, v in self.agreement.items()))
+    return '\n'.join([head, *extra, *(f"warning: {n}" for n in self.notes)])

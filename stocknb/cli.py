@@ -72,7 +72,7 @@ def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models
 # %% ../nbs/15_cli.ipynb #54d6d4fd
 def _add_gate_args(p:argparse.ArgumentParser):
     "Gate, multiple testing, stacking and `--seed`: the options of the commands that validate and train."
-    from stocknb.metrics import MULTIPLE_TESTING
+    from stocknb.core import MULTIPLE_TESTING
     from stocknb.pipeline import PipelineConfig as C
     p.add_argument('--wfe-threshold', type=float, default=C.wfe_threshold,
                    help=f'gate: minimum WFE in %% (default {C.wfe_threshold:g})')

@@ -8,10 +8,14 @@ __all__ = ['PipelineConfig']
 # %% ../nbs/12c_config.ipynb #54058ef5
 from dataclasses import InitVar, dataclass, field, asdict, fields
 from pathlib import Path
+import numpy as np
+import pandas as pd
 from fastcore.basics import patch
-from .core import ConfigError, DataError, check_int, check_limit, check_number, check_symbol
+from .core import MULTIPLE_TESTING, ConfigError, DataError, check_int, check_limit, check_number, check_symbol
 from .data import SOURCES, SEPARATORS, check_date
-from .metrics import MULTIPLE_TESTING
+from .features import WARMUP, make_dataset
+from .walk_forward import WalkForwardValidator
+from .backtest import Backtester, positions_from_predictions
 from .registry import MODELS, base_models, ensembles
 
 # %% ../nbs/12c_config.ipynb #3a8668a7
@@ -156,3 +160,46 @@ def from_dict(cls:PipelineConfig, d:dict) -> PipelineConfig:
     extra = sorted(set(d) - {f.name for f in fields(cls)} - {'skip_wfe_check'})   # the alias, in older manifests
     if extra: raise ConfigError(f"unknown PipelineConfig setting(s) {extra}")
     return cls(**d)
+
+# %% ../nbs/12c_config.ipynb #59b3c989
+@patch
+def dataset(self:PipelineConfig, df:pd.DataFrame):
+    "The features and target of bars `df` at this `horizon` (`features.make_dataset`)."
+    return make_dataset(df, horizon=self.horizon)
+
+@patch
+def validator(self:PipelineConfig) -> WalkForwardValidator:
+    "The walk-forward validator of these settings: `n_splits`, `wf_mode`, `purge_rows`, `embargo`."
+    return WalkForwardValidator(n_splits=self.n_splits, mode=self.wf_mode, purge=self.purge_rows, embargo=self.embargo)
+
+@patch
+def backtester(self:PipelineConfig) -> Backtester:
+    "The lagged backtester at these costs (`cost_bps`, `slippage_bps`)."
+    return Backtester(cost_bps=self.cost_bps, slippage_bps=self.slippage_bps)
+
+@patch
+def positions(self:PipelineConfig, pred, # predicted next-day returns
+              scale:float|None=None, # the 'scaled' rule's divisor (None: the expanding std of past predictions)
+             ) -> pd.Series:
+    "Positions from predictions by `position_method` (`backtest.positions_from_predictions`)."
+    return positions_from_predictions(pred, self.position_method, scale=scale)
+
+@patch(as_prop=True)
+def min_bars(self:PipelineConfig) -> int:
+    "The fewest bars a walk-forward run needs: the feature warm-up, the horizon, and ≥ 50 rows in each of n_splits + 2 blocks."
+    return WARMUP + self.horizon + 1 + 50 * (self.n_splits + 2)
+
+# %% ../nbs/12c_config.ipynb #0876ef07
+@patch
+def check_run_bars(self:PipelineConfig, df:pd.DataFrame, # validated bars of `symbol`
+                  ):
+    "`DataError` unless `df` can support a walk-forward run: at least `min_bars` bars, and a close that moves."
+    sym, need = self.symbol, self.min_bars
+    if len(df) < need:
+        n = f"{len(df)} bar is" if len(df) == 1 else f"{len(df)} bars are"
+        raise DataError(f"{sym}: {n} too few for a walk-forward run: need at least {need} "
+                        f"(feature warm-up {WARMUP}, and ≥ 50 rows per walk-forward block × "
+                        f"{self.n_splits + 2} blocks)")
+    if not (np.diff(df['Close'].to_numpy()) != 0).any():
+        raise DataError(f"{sym}: the close never changes over the {len(df):,} bars from {df.index[0]:%Y-%m-%d} to "
+                        f"{df.index[-1]:%Y-%m-%d}: there is no return to predict")

@@ -6,7 +6,7 @@
 __all__ = ['REGIME_INPUTS', 'REGIME_FEATURES', 'META_DEFAULTS', 'STACK_FORMAT', 'regime_indicators', 'RegimeDetector',
            'meta_inputs', 'meta_settings', 'StackMeta', 'daily_sigma', 'ConfidenceCalibrator', 'payoff_ratio',
            'kelly_position', 'reliability_table', 'plot_reliability', 'StackingValidation', 'StackingEnsembleTrainer',
-           'PredictionResult', 'StackingPredictor']
+           'StackingPredictor']
 
 # %% ../nbs/12_stacking.ipynb #feb3e4f8
 import json, math
@@ -24,7 +24,7 @@ from .features import build_features
 from .metrics import ValidationMetrics
 from .walk_forward import WalkForwardValidator, WalkForwardResult, model_context
 from .gbm import GBMModel, check_booster_params, train_gbm_production
-from .backtest import Backtester, positions_from_predictions
+from .backtest import Backtester, PredictionResult, positions_from_predictions
 from .artifacts import MODEL_NAME, read_json, write_json, read_model_set
 from .splits import production_split, refit_rounds
 
@@ -832,44 +832,6 @@ def fit_production(self:StackingEnsembleTrainer, X:pd.DataFrame, y:pd.Series, # 
                     'fraction': self.kelly_fraction, 'cap': self.max_position, 'payoff': payoff_ratio(v.stack.y),
                     'fit_rows': len(v.stack.y), 'fit_last': str(v.stack.y.index[-1])[:10]}
     return StackingPredictor(bases, meta, list(X.columns))
-
-# %% ../nbs/12_stacking.ipynb #c2cf2a53
-@dataclass
-class PredictionResult:
-    "A production prediction for the next trading day."
-    symbol: str
-    as_of: str # date of the last bar used (its close is known)
-    date: str # the day the prediction is for: the next business day (exchange holidays are not modelled)
-    predicted_return: float # the predicted log return for as_of → date (the stack's, or the mean of the models')
-    direction: str # 'up', 'down' or 'flat'
-    oof_hit_rate: float # out-of-fold direction accuracy of the model(s) used: a past hit rate, not a probability
-    position: float # position to hold during `date` (the stack: capped Kelly; else `position_method`)
-    models_used: list # models that contributed
-    per_model: dict # model name -> its prediction (for a stack: each base's)
-    gate_overridden: bool = False # True when the models were trained with `skip_gate` despite failing the gate
-    in_sample: bool = False # True when `as_of` lies inside the training data (allowed only with `allow_in_sample=True`)
-    notes: list = field(default_factory=list) # warnings the user must see: a newer validation disagrees, in-sample, ...
-    confidence: float|None = None # the stack's calibrated probability that `direction` is right (None without a stack)
-    regime: dict|None = None # the stack's regime features on `as_of`
-    agreement: dict|None = None # the bases' vote, agreement (majority share) and dispersion on `as_of`
-
-    def to_dict(self) -> dict: return asdict(self)
-
-# %% ../nbs/12_stacking.ipynb #0f3e5bb7
-@patch
-def __str__(self:PredictionResult):
-    flag = '  [GATE OVERRIDDEN: models did not pass validation; all four checks were skipped]'
-    flag = flag if self.gate_overridden else ''
-    flag += '  [IN-SAMPLE: the model has seen this day\'s label]' if self.in_sample else ''
-    conf = f", calibrated confidence {self.confidence:.1%}" if self.confidence is not None else ''
-    head = (f"{self.symbol} for {self.date} (data to {self.as_of}): "
-            f"predicted log return {self.predicted_return:+.5f} → "
-            f"{self.direction}{conf}, position {self.position:+.2f}; historical OOF hit rate {self.oof_hit_rate:.1%}; "
-            f"models {', '.join(self.models_used)}{flag}")
-    extra = []
-    if self.regime: extra.append('regime: ' + ', '.join(f"{k} {v:+.3g}" for k, v in self.regime.items()))
-    if self.agreement: extra.append('bases: ' + ', '.join(f"{k} {v:.3g}" for k, v in self.agreement.items()))
-    return '\n'.join([head, *extra, *(f"warning: {n}" for n in self.notes)])
 
 # %% ../nbs/12_stacking.ipynb #55eaaa35
 @dataclass(eq=False)

@@ -214,7 +214,8 @@ def test_the_case_count():
     assert len(CLI) + len(PY) + len(ARTIFACT) >= 40
 
 # ---------------------------------------------------------------- Python-API cases
-from stocknb.pipeline import PipelineConfig, ProductionPipeline, ProductionModel, gate_decision
+from stocknb.pipeline import PipelineConfig, ProductionPipeline, ProductionModel
+from stocknb.gate import gate_decision
 from stocknb.registry import MODELS, loaders
 from stocknb.data import load_ohlcv, load_csv
 from stocknb.stacking import StackingEnsembleTrainer, StackingPredictor
