@@ -11,7 +11,8 @@ import argparse, ast, time
 import numpy as np, pandas as pd
 from stocknb.data import bayes_direction_accuracy, planted_bar
 
-RAW = ['ret_1d', 'gap_1d', 'intraday_1d', 'hl_range', 'close_loc', 'vol_chg_1d', 'dow_sin', 'dow_cos']
+from stocknb.features import DAILY_INPUTS
+RAW = list(DAILY_INPUTS)   # the daily inputs the pipeline's sequence presets read
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])

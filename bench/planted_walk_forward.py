@@ -12,7 +12,8 @@ import keras
 from stocknb.sequence import register_builder
 from stocknb.data import planted_bar
 
-RAW = ['ret_1d', 'gap_1d', 'intraday_1d', 'hl_range', 'close_loc', 'vol_chg_1d', 'dow_sin', 'dow_cos']
+from stocknb.features import DAILY_INPUTS
+RAW = list(DAILY_INPUTS)   # the daily inputs the pipeline's sequence presets read
 
 @register_builder('lstm_highway')
 def build_lstm_highway(lookback, n_features, units=16, highway=True, hw_l2=1.0):

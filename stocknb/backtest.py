@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, asdict
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import DataError, get_logger
+from .core import ConfigError, COST_BPS, TRADING_DAYS, DataError, get_logger
 from .metrics import sharpe_ratio, sortino_ratio, max_drawdown, calmar_ratio, cagr
 
 # %% ../nbs/07_backtest.ipynb #9ab20704
@@ -73,7 +73,7 @@ def performance_summary(returns:pd.Series, # daily simple returns (net of costs)
                         positions:pd.Series, # position held each day
                         turnover:pd.Series, # |change of position| each day
                         costs:pd.Series, # cost paid each day, as a fraction of equity
-                        periods_per_year:int=252, # annualization factor
+                        periods_per_year:int=TRADING_DAYS, # annualization factor
                        ) -> dict:
     "Return, volatility, Sharpe, Sortino, drawdown, Calmar, win rate, exposure, turnover and costs of daily returns."
     r = returns.to_numpy(); n = len(r); ppy = periods_per_year
@@ -103,7 +103,7 @@ class BacktestResult:
     costs: pd.Series              # cost paid each day, as a fraction of equity
     benchmark_returns: pd.Series  # buy & hold daily returns, net of one entry cost on day one
     lagged: bool = True           # whether positions were lagged one bar (the honest default)
-    periods_per_year: int = 252   # annualization factor of the metrics
+    periods_per_year: int = TRADING_DAYS   # annualization factor of the metrics
     name: str = 'strategy'        # label in tables and plots
     cost_rate: float = 0.0        # (cost_bps + slippage_bps) / 1e4, kept for the benchmark's entry cost
 
@@ -157,16 +157,16 @@ def plot(self:BacktestResult, title:str|None=None):
 class Backtester:
     "Vectorized daily backtester: lag positions one bar (default), charge costs on turnover, compare with buy & hold."
     def __init__(self,
-                 cost_bps:float=5.0, # commission and spread per unit of |Δposition|, in basis points
+                 cost_bps:float=COST_BPS, # commission and spread per unit of |Δposition|, in basis points
                  slippage_bps:float=0.0, # extra cost per unit of |Δposition|, in basis points
                  apply_position_lag:bool=True, # hold position[t] during day t+1; False only to demonstrate look-ahead
-                 periods_per_year:int=252, # annualization factor
+                 periods_per_year:int=TRADING_DAYS, # annualization factor
                 ):
         for nm, v in (('cost_bps', cost_bps), ('slippage_bps', slippage_bps)):
             if not np.isfinite(v) or v < 0:
                 raise DataError(f"{nm} must be a non-negative number of basis points; got {v!r}")
         if not isinstance(periods_per_year, (int, np.integer)) or periods_per_year <= 0:
-            raise DataError(f"periods_per_year must be a positive integer; got {periods_per_year!r}")
+            raise ConfigError(f"periods_per_year must be a positive integer; got {periods_per_year!r}")
         self.cost_bps, self.slippage_bps = float(cost_bps), float(slippage_bps)
         self.apply_position_lag, self.periods_per_year = apply_position_lag, int(periods_per_year)
 
@@ -208,14 +208,14 @@ def _target_positions(s:pd.Series, method:str, threshold:float, scale, min_perio
     "Unclipped target positions of `method` ('sign', 'threshold' or 'scaled') for predictions `s`."
     if method == 'sign': return np.sign(s)
     if method == 'threshold':
-        if threshold < 0: raise DataError(f"threshold must be ≥ 0; got {threshold!r}")
+        if threshold < 0: raise ConfigError(f"threshold must be ≥ 0; got {threshold!r}")
         return np.sign(s).where(s.abs() > threshold, 0.0)
     if method == 'scaled':
         if scale is None:
             # std of the predictions seen up to and including t: known at t, never the future's
             sc = s.expanding(min_periods=min_periods).std(ddof=1)
             return (s / sc).where(sc > 0, 0.0).fillna(0.0)
-        if not scale > 0: raise DataError(f"scale must be positive; got {scale!r}")
+        if not scale > 0: raise ConfigError(f"scale must be positive; got {scale!r}")
         return s / scale
     raise DataError(f"unknown method {method!r}; expected 'sign', 'scaled' or 'threshold'")
 
@@ -233,7 +233,7 @@ def positions_from_predictions(pred, # predicted next-day returns (Series or arr
     if not np.isfinite(s.to_numpy()).all():
         raise DataError(f"predictions contain {int((~np.isfinite(s.to_numpy())).sum())} NaN/inf value(s); "
                         "a model that emits NaN must be fixed, not traded")
-    if not max_leverage > 0: raise DataError(f"max_leverage must be positive; got {max_leverage!r}")
+    if not max_leverage > 0: raise ConfigError(f"max_leverage must be positive; got {max_leverage!r}")
     pos = _target_positions(s, method, threshold, scale, min_periods)
     pos = pos.clip(-max_leverage, max_leverage)
     if long_only: pos = pos.clip(lower=0.0)

@@ -10,6 +10,7 @@ __all__ = ['EXIT_OK', 'EXIT_ERROR', 'EXIT_BAD_INPUT', 'EXIT_GATE', 'EXIT_PARTIAL
 # %% ../nbs/15_cli.ipynb #07bcced7
 import argparse, json, logging, os, re, shlex, sys, traceback
 from .core import (StocknbError, ArtifactError, ConfigError, DataError, GateError, LOG_LEVELS, INT_LIMITS,
+                          TRADING_DAYS,
                           check_int, setup_logging)
 
 # %% ../nbs/15_cli.ipynb #b680ca68
@@ -82,14 +83,14 @@ def _add_gate_args(p:argparse.ArgumentParser):
     p.add_argument('--multiple-testing', default=C.multiple_testing, choices=MULTIPLE_TESTING,
                    help="how the p-values of a run are corrected for their number (every model of the run; in "
                         "`universe`, every symbol and model): 'holm' keeps the chance of any false pass at "
-                        "--alpha (default); 'bh' (Benjamini-Hochberg) keeps the expected share of false passes "
-                        "among the passes at --alpha; 'none' tests each at --alpha")
+                        "--alpha; 'bh' (Benjamini-Hochberg) keeps the expected share of false passes "
+                        "among the passes at --alpha; 'none' tests each at --alpha (default %(default)s)")
     p.add_argument('--stacking', action='store_true',
                    help='also validate a regime-aware XGBoost stack of the models; production when it passes')
     p.add_argument('--max-sign-share', type=float, default=C.max_sign_share,
-                   help='gate: maximum share of days predicted with one sign (default 0.8)')
+                   help='gate: maximum share of days predicted with one sign (default %(default)g)')
     p.add_argument('--min-std-ratio', type=float, default=C.min_std_ratio,
-                   help='gate: minimum prediction std / target std within folds (default 0.01)')
+                   help='gate: minimum prediction std / target std within folds (default %(default)g)')
     p.add_argument('--seed', type=int, default=C.seed,
                    help=f"a number that fixes every random draw (the same number, the same result), {_lim('seed')} "
                         f"(default {C.seed})")
@@ -116,7 +117,7 @@ def cmd_data(a) -> int:
     rows = [('symbol', s['symbol']), ('source', s['source'] + (f" ({a.path})" if a.path else '')),
             ('rows', f"{s['rows']:,}"), ('first date', s['first_date']), ('last date', s['last_date']),
             ('last close', f"{s['last_close']:.4f} (split-adjusted)"),
-            ('ann. return', f"{s['ann_return']:+.2%} (mean log return × 252)"),
+            ('ann. return', f"{s['ann_return']:+.2%} (mean log return × {TRADING_DAYS})"),
             ('ann. volatility', f"{s['ann_volatility']:.2%}"), ('sha256', s['sha256'][:16]),
             *(('warning', w) for w in s['warnings'])]
     w = max(len(k) for k, _ in rows)
@@ -126,10 +127,9 @@ def cmd_data(a) -> int:
 # %% ../nbs/15_cli.ipynb #da313ab8
 def cmd_run(a) -> int:
     "`stocknb run`: check everything, validate, print the report, train and save what passed the gate."
-    from stocknb.artifacts import check_writable
     from stocknb.pipeline import ProductionPipeline
     pipe = ProductionPipeline(_config(a))
-    if not a.validate_only: check_writable(pipe.root, symbol=pipe.config.symbol)   # before hours of work, not after
+    if not a.validate_only: pipe.check_writable()   # before hours of work, not after
     rep = pipe.run_validation(progress=None)
     out = {'report': json.loads(rep.to_frame().to_json(orient='index')), 'correction': rep.correction,
            'gates': {m: g.reason for m, g in rep.gates.items()}, 'data_warnings': rep.data.get('warnings', [])}
@@ -155,11 +155,10 @@ def cmd_run(a) -> int:
 def cmd_predict(a) -> int:
     "`stocknb predict`: the next trading day from the saved model and the latest bars."
     from stocknb.data import load_ohlcv
-    from stocknb.features import WARMUP
     from stocknb.pipeline import ProductionPipeline
     c = _config(a)
     df = load_ohlcv(c.symbol, source=c.source, path=c.path, start=c.start, end=c.end, sep=c.sep, decimal=c.decimal,
-                    min_rows=WARMUP + 1)
+                    min_rows=2)          # the pipeline asks for the warm-up and the models' context
     r = ProductionPipeline(c).predict(df)
     print(json.dumps(r.to_dict(), indent=2) if a.format == 'json' else str(r))
     return EXIT_OK

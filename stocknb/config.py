@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import MULTIPLE_TESTING, ConfigError, DataError, check_int, check_limit, check_number, check_symbol
+from .core import (ALPHA, COST_BPS, MAX_SIGN_SHARE, MIN_STD_RATIO, WFE_THRESHOLD, MULTIPLE_TESTING,
+                          ConfigError, DataError, check_int, check_limit, check_number, check_symbol)
 from .data import SOURCES, SEPARATORS, check_date
 from .features import WARMUP, make_dataset
 from .walk_forward import WalkForwardValidator
@@ -35,17 +36,17 @@ class PipelineConfig:
     wf_mode:str = 'anchored' # 'anchored' or 'rolling'
     purge:int|None = None # rows purged at each boundary (None = horizon)
     embargo:int = 0 # extra rows after each purge
-    wfe_threshold:float = 40.0 # gate: minimum walk-forward efficiency in % (the original service's 40)
-    alpha:float = 0.01 # gate: error rate of the significance test (Pesaran–Timmermann) over the tests of a run
+    wfe_threshold:float = WFE_THRESHOLD # gate: minimum walk-forward efficiency in % (the original service's 40)
+    alpha:float = ALPHA # gate: error rate of the significance test (Pesaran–Timmermann) over the tests of a run
     multiple_testing:str = 'holm' # 'holm': family-wise over a run's tests; 'bh': false-discovery rate; 'none'
-    max_sign_share:float = 0.8 # gate: maximum share of predictions with one sign
-    min_std_ratio:float = 0.01 # gate: minimum prediction std / target std (within folds)
+    max_sign_share:float = MAX_SIGN_SHARE # gate: maximum share of predictions with one sign
+    min_std_ratio:float = MIN_STD_RATIO # gate: minimum prediction std / target std (within folds)
     stacking:bool = False # also validate a regime-aware XGBoost stack of the models; production when it passes
     skip_gate:bool = False # train even if the gate fails: all four checks are ignored (recorded everywhere)
     skip_wfe_check:InitVar[bool|None] = None # the original service's name for `skip_gate`: the same setting
     calibration:str = 'median' # GBM calibration fitted on each validation block: 'none', 'median', 'isotonic'
     position_method:str = 'sign' # how predictions become positions: 'sign', 'scaled', 'threshold'
-    cost_bps:float = 5.0 # backtest cost per unit of turnover
+    cost_bps:float = COST_BPS # backtest cost per unit of turnover
     slippage_bps:float = 0.0 # backtest slippage per unit of turnover
     seed:int = 42 # every random generator, in [0, 2**32)
     n_jobs:int = 1 # threads per model fit
@@ -186,7 +187,7 @@ def positions(self:PipelineConfig, pred, # predicted next-day returns
 
 @patch(as_prop=True)
 def min_bars(self:PipelineConfig) -> int:
-    "The fewest bars a walk-forward run needs: the feature warm-up, the horizon, and ≥ 50 rows in each of n_splits + 2 blocks."
+    "The fewest bars a walk-forward run needs: the warm-up, the horizon, ≥ 50 rows in each of n_splits + 2 blocks."
     return WARMUP + self.horizon + 1 + 50 * (self.n_splits + 2)
 
 # %% ../nbs/12c_config.ipynb #0876ef07
@@ -203,3 +204,9 @@ def check_run_bars(self:PipelineConfig, df:pd.DataFrame, # validated bars of `sy
     if not (np.diff(df['Close'].to_numpy()) != 0).any():
         raise DataError(f"{sym}: the close never changes over the {len(df):,} bars from {df.index[0]:%Y-%m-%d} to "
                         f"{df.index[-1]:%Y-%m-%d}: there is no return to predict")
+
+# %% ../nbs/12c_config.ipynb #375a6554
+@patch(as_prop=True)
+def judged(self:PipelineConfig) -> tuple:
+    "Every model a run judges, in the order it reports them: the configured models, then each ensemble if `stacking`."
+    return (*self.models, *(ensembles() if self.stacking else ()))

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import (ConfigError, DataError, cache_dir, check_inside, check_int, check_number, check_symbol,
+from .core import (TRADING_DAYS, ConfigError, DataError, cache_dir, check_inside, check_int, check_number, check_symbol,
                           fmt_date, get_logger)
 
 # %% ../nbs/01_data.ipynb #4080f6b9
@@ -631,7 +631,7 @@ def random_walk_ohlcv(n:int=2520, # number of trading days
                      ) -> pd.DataFrame:
     "Valid daily OHLCV whose log returns are i.i.d. N(drift, sigma²): nothing in it is predictable."
     check_int(n, 'n', 2)
-    if not sigma > 0: raise DataError(f"sigma must be positive; got {sigma!r}")
+    if not sigma > 0: raise ConfigError(f"sigma must be positive; got {sigma!r}")
     rng = np.random.default_rng(seed)
     r = rng.normal(drift, sigma, n)
     return _ohlcv_from_returns(r, rng, start, s0, sigma)
@@ -639,7 +639,7 @@ def random_walk_ohlcv(n:int=2520, # number of trading days
 # %% ../nbs/01_data.ipynb #8fe66aea
 def bayes_direction_accuracy(phi:float) -> float:
     "Best possible next-day direction accuracy on Gaussian AR(1) returns, coefficient `phi`: 0.5 + arcsin(|phi|)/π."
-    if not -1 < phi < 1: raise DataError(f"phi must be in (-1, 1) for a stationary AR(1); got {phi!r}")
+    if not -1 < phi < 1: raise ConfigError(f"phi must be in (-1, 1) for a stationary AR(1); got {phi!r}")
     return 0.5 + float(np.arcsin(abs(phi))) / np.pi
 
 # %% ../nbs/01_data.ipynb #a2e292d3
@@ -660,7 +660,7 @@ def planted_signal_ohlcv(n:int=8000, # number of trading days
     "Valid daily OHLCV with AR(1) log returns `r[t] = phi·r[t-1] + e[t]`, stationary from day one: a planted signal."
     check_int(n, 'n', 2)
     bayes_direction_accuracy(phi)  # validates phi
-    if not sigma > 0: raise DataError(f"sigma must be positive; got {sigma!r}")
+    if not sigma > 0: raise ConfigError(f"sigma must be positive; got {sigma!r}")
     from scipy.signal import lfilter
     rng = np.random.default_rng(seed)
     e = rng.normal(0, sigma * np.sqrt(1 - phi**2), n)
@@ -690,7 +690,7 @@ def _check_regime_args(phi, sigma_low, sigma_high, persistence, window):
     bayes_direction_accuracy(phi)  # validates phi
     if not 0 < sigma_low < sigma_high:
         raise DataError(f"need 0 < sigma_low < sigma_high; got sigma_low={sigma_low!r}, sigma_high={sigma_high!r}")
-    if not 0 < persistence < 1: raise DataError(f"persistence must be in (0, 1); got {persistence!r}")
+    if not 0 < persistence < 1: raise ConfigError(f"persistence must be in (0, 1); got {persistence!r}")
     check_int(window, 'window', 2)
 
 # %% ../nbs/01_data.ipynb #6a73c06b
@@ -754,8 +754,8 @@ def summarize_ohlcv(df:pd.DataFrame, symbol:str='', source:str='') -> dict:
     return {'symbol': symbol, 'source': source, 'rows': int(len(df)),
             'first_date': fmt_date(df.index[0]), 'last_date': fmt_date(df.index[-1]),
             'last_close': float(df['Close'].iloc[-1]),
-            'ann_return': float(r.mean() * 252) if len(r) else float('nan'),
-            'ann_volatility': float(r.std(ddof=1) * np.sqrt(252)) if len(r) > 1 else float('nan'),
+            'ann_return': float(r.mean() * TRADING_DAYS) if len(r) else float('nan'),
+            'ann_volatility': float(r.std(ddof=1) * np.sqrt(TRADING_DAYS)) if len(r) > 1 else float('nan'),
             'sha256': frame_hash(df), 'warnings': data_warnings(df)}
 
 # %% ../nbs/01_data.ipynb #21e373d5

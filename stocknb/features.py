@@ -14,7 +14,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pandas as pd
 import talib
-from .core import DataError, LeakageError, check_int
+from .core import ConfigError, DataError, LeakageError, check_int
 from .data import OHLCV, validate_ohlcv
 
 # %% ../nbs/02_features.ipynb #0ecab56f
@@ -578,7 +578,7 @@ PERTURBATIONS = ('plausible', 'garbage')
 def _cut_pos(df:pd.DataFrame, cut) -> int:
     "Number of rows at or before `cut`; refuses cuts that leave nothing before or after."
     try: t = pd.Timestamp(cut)
-    except (ValueError, TypeError): raise DataError(f"cut must be a date like '2010-01-31'; got {cut!r}") from None
+    except (ValueError, TypeError): raise ConfigError(f"cut must be a date like '2010-01-31'; got {cut!r}") from None
     k = int(df.index.searchsorted(t, side='right'))
     if k < 1 or k >= len(df):
         raise DataError(f"cut {t:%Y-%m-%d} leaves no rows {'before' if k < 1 else 'after'} it; "
@@ -592,7 +592,7 @@ def perturb_after(df:pd.DataFrame, # daily OHLCV
                   seed:int=0, # seed of the random replacement
                  ) -> pd.DataFrame:
     "A copy of `df` whose rows after `cut` hold different, still valid OHLCV: plausible or absurd."
-    if how not in PERTURBATIONS: raise DataError(f"how must be one of {', '.join(PERTURBATIONS)}; got {how!r}")
+    if how not in PERTURBATIONS: raise ConfigError(f"how must be one of {', '.join(PERTURBATIONS)}; got {how!r}")
     df = validate_ohlcv(df)
     k = _cut_pos(df, cut)
     m = len(df) - k
@@ -657,7 +657,7 @@ def _compare(ref:pd.DataFrame, new:pd.DataFrame, t, what:str, name:str, rtol:flo
 def _cut_dates(df:pd.DataFrame, cuts) -> list:
     "The last date at or before each cut; `cuts` is a number of cuts over the second half of `df`, or a list of dates."
     if isinstance(cuts, (int, np.integer)) and not isinstance(cuts, bool):
-        if cuts < 1: raise DataError(f"cuts must be ≥ 1 or a list of dates; got {cuts}")
+        if cuts < 1: raise ConfigError(f"cuts must be ≥ 1 or a list of dates; got {cuts}")
         pos = np.unique(np.linspace(len(df) // 2, len(df) - 2, int(cuts)).astype(int))
         cuts = list(df.index[pos])
     return [df.index[_cut_pos(df, c) - 1] for c in cuts]
@@ -677,7 +677,7 @@ def check_causal(fn:Callable, # function of an OHLCV frame returning a frame, se
     name = getattr(fn, '__name__', type(fn).__name__)
     bad = [m for m in modes if m not in _WHAT]
     if bad or not modes:
-        raise DataError(f"modes must be a non-empty subset of {', '.join(_WHAT)}; got {list(modes)!r}")
+        raise ConfigError(f"modes must be a non-empty subset of {', '.join(_WHAT)}; got {list(modes)!r}")
     cut_ts = _cut_dates(df, cuts)          # the last row at or before each cut
     base = _as_frame(fn(df.copy()), df.index, 'on the full data')
     again = _as_frame(fn(df.copy()), df.index, 'on the full data, again')

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import DataError, LeakageError, check_int, fmt_date, get_logger
+from .core import ConfigError, DataError, LeakageError, check_int, fmt_date, get_logger
 from .data import first_rows, validate_ohlcv
 from .features import WARMUP, build_features, make_target, check_features
 from .splits import block_rows
@@ -80,7 +80,7 @@ def _checked_batch(batch, tol:float) -> pd.Series:
         raise DataError("batch_predictions must be a Series indexed by decision date "
                         f"(e.g. pd.Series(model.predict(X), index=X.index)); got {got}")
     if not (isinstance(tol, (int, float, np.floating)) and np.isfinite(tol) and tol >= 0):
-        raise DataError(f"tol must be a finite number ≥ 0; got {tol!r}")
+        raise ConfigError(f"tol must be a finite number ≥ 0; got {tol!r}")
     bi = batch.index.tz_localize(None) if batch.index.tz is not None else batch.index
     batch = pd.Series(batch.to_numpy(dtype='float64'), index=pd.DatetimeIndex(bi).as_unit('us'))
     if batch.index.has_duplicates:
@@ -232,8 +232,8 @@ def _is_factory(model) -> bool:
     if isinstance(model, type): return True                       # a class: calling it makes a fresh model
     if callable(getattr(model, 'predict', None)): return False    # an instance with predict: a fitted model
     if callable(model): return True
-    raise DataError(f"model must be a fitted model with predict(X) or a zero-argument factory returning a fresh model; "
-                    f"got {type(model).__name__} {model!r:.60}")
+    raise ConfigError(f"model must be a fitted model with predict(X) or a zero-argument factory returning a "
+                      f"fresh model; got {type(model).__name__} {model!r:.60}")
 
 def _sign_positions(pred): return positions_from_predictions(pred, 'sign')
 
@@ -241,12 +241,12 @@ def _sign_positions(pred): return positions_from_predictions(pred, 'sign')
 def _check_hooks(feature_fn, position_fn, backtester):
     "Refuse a `feature_fn` or `position_fn` that is not callable, and a `Backtester` without the one-bar lag."
     if feature_fn is not None and not callable(feature_fn):
-        raise DataError(f"feature_fn must be a callable df -> DataFrame of features; got {type(feature_fn).__name__}")
+        raise ConfigError(f"feature_fn must be a callable df -> DataFrame of features; got {type(feature_fn).__name__}")
     if position_fn is not None and not callable(position_fn):
-        raise DataError(f"position_fn must be a callable predictions -> positions; got {type(position_fn).__name__}")
+        raise ConfigError(f"position_fn must be a callable predictions -> positions; got {type(position_fn).__name__}")
     if backtester is not None:
         if not isinstance(backtester, Backtester):
-            raise DataError(f"backtester must be a stocknb.backtest.Backtester; got {type(backtester).__name__}")
+            raise ConfigError(f"backtester must be a stocknb.backtest.Backtester; got {type(backtester).__name__}")
         if not backtester.apply_position_lag:
             raise DataError("backtester has apply_position_lag=False; the simulator holds each position on the day "
                             "after its decision, so it needs the lagged Backtester")
@@ -256,7 +256,7 @@ def _check_retrain(retrain_every, model, is_factory:bool):
     if retrain_every is not None:
         check_int(retrain_every, 'retrain_every', 1)
         if not is_factory:
-            raise DataError(f"retrain_every={retrain_every} needs a model factory (a class or zero-argument "
+            raise ConfigError(f"retrain_every={retrain_every} needs a model factory (a class or zero-argument "
                             f"callable); got a fitted {type(model).__name__}, which the simulator uses unchanged")
 
 def _check_sizes(warmup, val_fraction, min_train_rows, verify_every):
@@ -264,7 +264,7 @@ def _check_sizes(warmup, val_fraction, min_train_rows, verify_every):
     if warmup is not None: check_int(warmup, 'warmup', 0)
     if not (isinstance(val_fraction, (int, float, np.floating)) and not isinstance(val_fraction, bool)
             and 0 <= val_fraction < 1):
-        raise DataError(f"val_fraction must be a number in [0, 1); got {val_fraction!r}")
+        raise ConfigError(f"val_fraction must be a number in [0, 1); got {val_fraction!r}")
     check_int(min_train_rows, 'min_train_rows', 1); check_int(verify_every, 'verify_every', 1)
 
 # %% ../nbs/08_forward_sim.ipynb #64259f08
@@ -275,7 +275,7 @@ class ForwardSimulator:
                  feature_fn:'Callable|None'=None, # OHLCV -> features by date, a row per input row (`build_features`)
                  retrain_every:int|None=None, # with a factory: refit every this many steps (None: once, at the first)
                  position_fn:'Callable|None'=None, # predictions so far (Series) -> positions; default: their sign
-                 backtester:'Backtester|None'=None, # costs, annualization (default `Backtester(cost_bps=5)`), lag 1
+                 backtester:'Backtester|None'=None, # costs, annualization (default `Backtester()`), lag 1
                  horizon:int=1, # the model's target horizon h: y[t] = log(Close[t+h] / Close[t])
                  features:list|None=None, # feature columns to use, in order (None: all that `feature_fn` returns)
                  warmup:int|None=None, # leading rows whose features are incomplete; default `stocknb.features.WARMUP`
@@ -294,7 +294,7 @@ class ForwardSimulator:
         _check_retrain(retrain_every, model, self.is_factory)
         if feature_fn is None and features is not None: check_features(features)
         elif features is not None and (isinstance(features, str) or not len(features)):
-            raise DataError(f"features must be a non-empty list of column names; got {features!r}")
+            raise ConfigError(f"features must be a non-empty list of column names; got {features!r}")
         _check_sizes(warmup, val_fraction, min_train_rows, verify_every)
 
     def __repr__(self):
@@ -384,12 +384,12 @@ def _check_cache(self:ForwardSimulator, cached:pd.DataFrame, fresh:pd.DataFrame,
 def _as_date(v, name:str):
     if v is None: return None
     if not isinstance(v, (str, datetime.date, np.datetime64)):
-        raise DataError(f"{name} must be a date (a 'YYYY-MM-DD' string or a Timestamp) or None; "
+        raise ConfigError(f"{name} must be a date (a 'YYYY-MM-DD' string or a Timestamp) or None; "
                         f"got {type(v).__name__} {v!r}")
     try: t = pd.Timestamp(v)
     except (ValueError, TypeError):
-        raise DataError(f"{name} must be a date (a 'YYYY-MM-DD' string or a Timestamp) or None; got {v!r}") from None
-    if t is pd.NaT: raise DataError(f"{name} must be a date; got {v!r}")
+        raise ConfigError(f"{name} must be a date (a 'YYYY-MM-DD' string or a Timestamp) or None; got {v!r}") from None
+    if t is pd.NaT: raise ConfigError(f"{name} must be a date; got {v!r}")
     return t.tz_localize(None) if t.tz is not None else t
 
 @patch
@@ -402,11 +402,11 @@ def _period(self:ForwardSimulator, idx:pd.DatetimeIndex, start, end) -> tuple:
     if len(idx) <= need:
         raise DataError(f"df has {len(idx)} rows; a forward simulation needs more than {need} ({why}) "
                         "before its first day")
-    if s is not None and e is not None and e < s: raise DataError(f"end={fmt_date(e)} is before start={fmt_date(s)}")
+    if s is not None and e is not None and e < s: raise ConfigError(f"end={fmt_date(e)} is before start={fmt_date(s)}")
     i0 = need if s is None else int(idx.searchsorted(s, 'left'))
     i1 = len(idx) - 1 if e is None else int(idx.searchsorted(e, 'right')) - 1
     if s is not None and i0 < need:
-        raise DataError(f"start={fmt_date(s)} leaves {i0} row(s) of history before it; need at least {need} ({why}); "
+        raise ConfigError(f"start={fmt_date(s)} leaves {i0} row(s) of history before it; need at least {need} ({why}); "
                         f"the earliest admissible start is {fmt_date(idx[need])}")
     if i0 >= len(idx) or i1 < i0:
         raise DataError(f"empty period: no trading day of df ({fmt_date(idx[0])} … {fmt_date(idx[-1])}) lies in "
@@ -534,7 +534,7 @@ def run(self:ForwardSimulator,
     "Simulate every trading day in [start, end] from the data before it; returns `ForwardSimulationResults`."
     data = validate_ohlcv(df)
     i0, i1 = self._period(data.index, start, end)
-    bt = self.backtester or Backtester(cost_bps=5)
+    bt = self.backtester or Backtester()
     tr, model = self._simulate(data, i0, i1, bt, progress)
     res = self._results(data, i0, i1, bt, tr)
     self.model_ = model
@@ -549,7 +549,7 @@ def batch_predictions(model, # a fitted model with predict(X)
                      ) -> pd.Series:
     "Predictions of `model` for every row after the warm-up, features built once on the whole frame; indexed by date."
     if not callable(getattr(model, 'predict', None)):
-        raise DataError(f"model must be a fitted model with predict(X); got {type(model).__name__}")
+        raise ConfigError(f"model must be a fitted model with predict(X); got {type(model).__name__}")
     data = validate_ohlcv(df)
     sim = ForwardSimulator(model, feature_fn=feature_fn, features=features, warmup=warmup)
     F = sim._features(data, data.index[-1]).iloc[sim.warmup_rows:]

@@ -35,7 +35,7 @@ class PredictionCalibrator:
     "A monotone correction of predictions fitted on validation predictions and targets; JSON-serializable."
     def __init__(self, method:str='median'): # 'none', 'median' or 'isotonic'
         if method not in ('none', 'median', 'isotonic'):
-            raise DataError(f"method must be 'none', 'median' or 'isotonic'; got {method!r}")
+            raise ConfigError(f"method must be 'none', 'median' or 'isotonic'; got {method!r}")
         self.method = method
 
     def __repr__(self): return f"PredictionCalibrator({self.method!r}{', fitted' if hasattr(self, 'n_fit_') else ''})"
@@ -109,8 +109,8 @@ class GBMModel:
                  calibration:str='none', # 'none', 'median' or 'isotonic', fitted on the validation block in `fit`
                 ):
         PredictionCalibrator(calibration)   # validates the name
-        if kind not in KINDS: raise DataError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
-        if task not in TASKS: raise DataError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+        if kind not in KINDS: raise ConfigError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        if task not in TASKS: raise ConfigError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
         for nm, v in (('n_estimators', n_estimators), ('early_stopping_rounds', early_stopping_rounds),
                       ('n_jobs', n_jobs)):
             check_int(v, nm, 1)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, asdict
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import MULTIPLE_TESTING, ConfigError, DataError
+from .core import ALPHA, MAX_SIGN_SHARE, MIN_STD_RATIO, TRADING_DAYS, MULTIPLE_TESTING, ConfigError, DataError
 
 # %% ../nbs/04_metrics.ipynb #15b5ee14
 def _vec(x, name:str) -> np.ndarray:
@@ -120,7 +120,7 @@ def _rf_per_period(rf:float, periods:int) -> float:
 
 def sharpe_ratio(returns, # simple returns per period
                  rf:float=0.0, # annual risk-free rate
-                 periods:int=252, # periods per year
+                 periods:int=TRADING_DAYS, # periods per year
                  annualize:bool=True, # multiply by √periods
                 ) -> float:
     "Sharpe ratio `mean(r − rf) / std(r − rf, ddof=1)`, times √periods when annualized (quantstats' `sharpe`)."
@@ -131,7 +131,7 @@ def sharpe_ratio(returns, # simple returns per period
 
 def sortino_ratio(returns, # simple returns per period
                   rf:float=0.0, # annual risk-free rate
-                  periods:int=252, # periods per year
+                  periods:int=TRADING_DAYS, # periods per year
                   annualize:bool=True, # multiply by √periods
                  ) -> float:
     "Sortino ratio `mean(r − rf) / √(Σ min(r − rf, 0)² / n)`, times √periods if annualized (like quantstats)."
@@ -153,13 +153,13 @@ def max_drawdown(returns) -> float:
     return float(min(drawdown_series(returns).min(), 0.0))
 
 # %% ../nbs/04_metrics.ipynb #000fe61a
-def cagr(returns, periods:int=252) -> float:
+def cagr(returns, periods:int=TRADING_DAYS) -> float:
     "Compound annual growth rate `(Π(1 + r))^(periods/n) − 1`; NaN if the equity goes negative."
     r = _returns(returns)
     w = float(np.prod(1.0 + r))
     return float(w ** (periods / len(r)) - 1.0) if w >= 0 else float('nan')
 
-def calmar_ratio(returns, periods:int=252) -> float:
+def calmar_ratio(returns, periods:int=TRADING_DAYS) -> float:
     "Calmar ratio `CAGR / |max drawdown|` over the whole series (quantstats' `calmar`); NaN without a drawdown."
     mdd = max_drawdown(returns)
     return float(cagr(returns, periods) / abs(mdd)) if mdd < 0 else float('nan')
@@ -200,7 +200,7 @@ class ValidationMetrics:
     annual_return: float # geometric annual return of the sign strategy, `cagr` (empyrical's and quantstats' meaning)
     pred_std: float # standard deviation of the predictions (ddof = 0)
     frac_positive: float # share of finite predictions > 0
-    periods: int = 252 # periods per year used to annualize
+    periods: int = TRADING_DAYS # periods per year used to annualize
     n_abstain: int = 0 # zero predictions (no call, flat), excluded from the accuracy
 
     @property
@@ -240,7 +240,7 @@ def _direction_stats(yv:np.ndarray, pv:np.ndarray) -> dict:
 def from_predictions(cls:ValidationMetrics,
                      y, # next-day log returns (finite)
                      pred, # predictions from X[t]; NaN allowed (reported)
-                     periods:int=252, # periods per year
+                     periods:int=TRADING_DAYS, # periods per year
                     ) -> 'ValidationMetrics':
     "Score predictions `pred` against targets `y`."
     yv, pv = _pair(y, pred)
@@ -297,7 +297,7 @@ def calculate_wfe(val_dir_acc:float, # direction accuracy on the validation (in-
 # %% ../nbs/04_metrics.ipynb #81861258
 def pardo_wfe(in_sample_returns, # daily strategy returns in sample (here: the validation block)
               out_of_sample_returns, # daily strategy returns out of sample (the test block)
-              periods:int=252, # periods per year (linear annualization)
+              periods:int=TRADING_DAYS, # periods per year (linear annualization)
              ) -> WFE:
     "Pardo's WFE: annualized return out of sample / in sample · 100; NaN with a reason if the in-sample one is ≤ 0."
     a, b = _vec(in_sample_returns, 'in_sample_returns'), _vec(out_of_sample_returns, 'out_of_sample_returns')
@@ -345,7 +345,7 @@ def _moments(returns, sr, n_obs, skew, kurtosis):
                 (m['kurtosis'] if kurtosis is None else kurtosis))
     if sr is None or n_obs is None:
         raise DataError("give returns, or the statistics sr and n_obs (and optionally skew, kurtosis)")
-    if n_obs < 2: raise DataError(f"n_obs must be ≥ 2; got {n_obs}")
+    if n_obs < 2: raise ConfigError(f"n_obs must be ≥ 2; got {n_obs}")
     return float(sr), int(n_obs), 0.0 if skew is None else float(skew), 3.0 if kurtosis is None else float(kurtosis)
 
 def probabilistic_sharpe_ratio(returns=None, # simple returns; their Sharpe, length and moments are estimated
@@ -370,8 +370,8 @@ def expected_max_sharpe(n_trials:int, # number of independent trials N
     "SR₀: the Sharpe ratio expected from the best of `n_trials` skill-less trials (Bailey & López de Prado 2014)."
     from scipy.stats import norm
     if not (isinstance(n_trials, (int, np.integer)) and n_trials >= 2):
-        raise DataError(f"n_trials must be an integer ≥ 2; got {n_trials!r}")
-    if not sr_variance >= 0: raise DataError(f"sr_variance must be ≥ 0; got {sr_variance!r}")
+        raise ConfigError(f"n_trials must be an integer ≥ 2; got {n_trials!r}")
+    if not sr_variance >= 0: raise ConfigError(f"sr_variance must be ≥ 0; got {sr_variance!r}")
     z = (1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials) + EULER_GAMMA * norm.ppf(1 - 1 / (n_trials * math.e))
     return float(math.sqrt(sr_variance) * z)
 
@@ -440,7 +440,7 @@ def _pbo_pairs(M:np.ndarray, n_blocks, metric, splits):
     T = len(M)
     if splits is None:
         if not (isinstance(n_blocks, (int, np.integer)) and n_blocks >= 2 and n_blocks % 2 == 0):
-            raise DataError(f"n_blocks must be an even integer ≥ 2; got {n_blocks!r}")
+            raise ConfigError(f"n_blocks must be an even integer ≥ 2; got {n_blocks!r}")
         if T < 2 * n_blocks:
             raise DataError(f"T={T} rows are too few for n_blocks={n_blocks}: "
                             f"need at least {2 * n_blocks} (two rows per block)")
@@ -469,7 +469,7 @@ def probability_of_backtest_overfitting(
     T, N = M.shape
     if callable(metric): f = metric
     elif metric in ('sharpe', 'mean'): f = _sharpe_cols if metric == 'sharpe' else (lambda A: A.mean(axis=0))
-    else: raise DataError(f"metric must be 'sharpe', 'mean' or a function; got {metric!r}")
+    else: raise ConfigError(f"metric must be 'sharpe', 'mean' or a function; got {metric!r}")
     pairs = _pbo_pairs(M, n_blocks, metric, splits)
     if pairs is None: P_is, P_oos = _cscv_fast(M, n_blocks, metric)
     else:
@@ -488,11 +488,11 @@ def _pvalue_series(pvalues, alpha:float, who:str) -> pd.Series:
     s = pd.Series(pvalues, dtype='float64') if not isinstance(pvalues, pd.Series) else pvalues.astype('float64')
     if s.empty: raise DataError(f"{who} needs at least one p-value; got none")
     if ((s < 0) | (s > 1)).any(): raise DataError(f"p-values must lie in [0, 1]; got {s[(s < 0) | (s > 1)].tolist()}")
-    if not 0 < alpha < 1: raise DataError(f"alpha must be in (0, 1); got {alpha!r}")
+    if not 0 < alpha < 1: raise ConfigError(f"alpha must be in (0, 1); got {alpha!r}")
     return s
 
 def holm_bonferroni(pvalues, # p-values: a dict or Series (name -> p) or a sequence; NaN counts as 1
-                    alpha:float=0.01, # family-wise error rate
+                    alpha:float=ALPHA, # family-wise error rate
                    ) -> pd.DataFrame:
     "Holm's step-down test: each hypothesis's p-value, rank, threshold α/(m − rank + 1), adjusted p and decision."
     s = _pvalue_series(pvalues, alpha, 'holm_bonferroni')
@@ -506,7 +506,7 @@ def holm_bonferroni(pvalues, # p-values: a dict or Series (name -> p) or a seque
 
 # %% ../nbs/04_metrics.ipynb #e90b88ea
 def benjamini_hochberg(pvalues, # p-values: a dict or Series (name -> p) or a sequence; NaN counts as 1
-                       alpha:float=0.01, # false-discovery rate
+                       alpha:float=ALPHA, # false-discovery rate
                       ) -> pd.DataFrame:
     "Benjamini–Hochberg step-up: each p-value, rank, threshold rank·α/m, adjusted p and decision."
     from statsmodels.stats.multitest import multipletests
@@ -523,7 +523,7 @@ def benjamini_hochberg(pvalues, # p-values: a dict or Series (name -> p) or a se
 # %% ../nbs/04_metrics.ipynb #1b2b678b
 def adjust_pvalues(pvalues, # p-values: a dict or Series (name -> p) or a sequence; NaN counts as 1
                    method:str='holm', # 'holm' (family-wise), 'bh' (false-discovery rate) or 'none' (each at α)
-                   alpha:float=0.01, # the error rate the method controls
+                   alpha:float=ALPHA, # the error rate the method controls
                   ) -> pd.DataFrame:
     "One table for every correction: p_value, rank, threshold, adjusted_p, reject, and the method and m used."
     if method not in MULTIPLE_TESTING:
@@ -571,7 +571,7 @@ def _target_std(y, fin:np.ndarray) -> float:
 # %% ../nbs/04_metrics.ipynb #a2e67690
 def detect_variance_collapse(pred, # predictions (NaN ignored)
                              y=None, # targets, to compare spreads (recommended)
-                             min_std_ratio:float=0.01, # flag when pred_std < min_std_ratio · target_std
+                             min_std_ratio:float=MIN_STD_RATIO, # flag when pred_std < min_std_ratio · target_std
                              min_std:float=1e-6, # without y: flag when pred_std < min_std
                              groups=None, # a label per prediction (e.g. the walk-forward fold): spread within groups
                             ) -> CollapseCheck:
@@ -620,10 +620,10 @@ class SignImbalanceCheck:
 # %% ../nbs/04_metrics.ipynb #0715219b
 def detect_sign_imbalance(pred, # predictions (NaN ignored)
                           y=None, # targets, to report the share of up days next to it
-                          max_share:float=0.8, # flag when one sign is predicted on more than this share of days
+                          max_share:float=MAX_SIGN_SHARE, # flag one sign predicted on more than this share of days
                          ) -> SignImbalanceCheck:
     "Flag predictions that call the same direction nearly every day (share of one sign above `max_share`)."
-    if not 0.5 <= max_share < 1: raise DataError(f"max_share must be in [0.5, 1); got {max_share!r}")
+    if not 0.5 <= max_share < 1: raise ConfigError(f"max_share must be in [0.5, 1); got {max_share!r}")
     p = _vec(pred, 'pred'); p = p[np.isfinite(p)]
     up = float(np.mean(_vec(y, 'y') > 0)) if y is not None else float('nan')
     if len(p) == 0:

@@ -39,6 +39,17 @@ class ProductionPipeline:
         "The models root this pipeline saves to, loads from and records its validation history in."
         return models_dir(self.config.models_dir)
 
+# %% ../nbs/13_pipeline.ipynb #c8e18910
+@patch
+def _report(self:ProductionPipeline) -> ValidationReport:
+    "The validation of the config's symbol; `StateError` when there is none (nothing runs a validation silently)."
+    sym = self.config.symbol
+    if self.report_ is None:
+        raise StateError(f"{sym}: not validated yet",
+                         hint="call run_validation() first: it is the long step, and never run behind "
+                              "your back")
+    return self.report_
+
 # %% ../nbs/13_pipeline.ipynb #eca6a81d
 @patch
 def load_data(self:ProductionPipeline, data:pd.DataFrame|None=None, # bars to use instead of loading (e.g. synthetic)
@@ -98,6 +109,12 @@ def train_production(self:ProductionPipeline,
     self.production_ = pm
     return pm
 
+# %% ../nbs/13_pipeline.ipynb #b14584b0
+@patch
+def check_writable(self:ProductionPipeline) -> Path:
+    "Prove now that `train_production` can save (the root, its workspace, the symbol's lock): before hours of work."
+    return writable_root(self.root, self.config.symbol)
+
 # %% ../nbs/13_pipeline.ipynb #01a5fb50
 def _in_sample_error(sym:str, as_of:pd.Timestamp, trained_to:pd.Timestamp) -> DataError:
     "The error for bars that end inside the production model's training data."
@@ -150,17 +167,6 @@ def forward_simulate(self:ProductionPipeline,
     sim = ForwardSimulator(factory, retrain_every=retrain_every, horizon=c.horizon, position_fn=c.positions,
                            backtester=c.backtester())
     return sim.run(df, start=start or rep.results[name].oof.index[0], end=end, progress=progress)
-
-# %% ../nbs/13_pipeline.ipynb #c8e18910
-@patch
-def _report(self:ProductionPipeline) -> ValidationReport:
-    "The validation of the config's symbol; `StateError` when there is none (nothing runs a validation silently)."
-    sym = self.config.symbol
-    if self.report_ is None:
-        raise StateError(f"{sym}: not validated yet",
-                         hint="call run_validation() first: it is the long step, and never run behind "
-                              "your back")
-    return self.report_
 
 # %% ../nbs/13_pipeline.ipynb #b78f2025
 @patch

@@ -32,7 +32,8 @@ CELL_FORMATS = {'coverage': '{:.0%}', 'accuracy': '{:.4f}', 'se': '{:.4f}', 'pre
                 'outcome_up': '{:.1%}', 'skill_free': '{:.4f}', 'excess': '{:+.4f}', 'excess_se': '{:.4f}',
                 'p_value': '{:.3g}', 'p_raw': '{:.3g}', 'coin_p': '{:.3g}', 'ic': '{:+.4f}', 'rank_ic': '{:+.4f}',
                 'sharpe': '{:+.2f}', 'hold_sharpe': '{:+.2f}', 'sharpe_vs_hold': '{:+.2f}', 'wfe_%': '{:.1f}',
-                'pardo_wfe_%': '{:.1f}', 'consistency': '{:.0%}', 'pred_std_ratio': '{:.3f}', 'max_sign_share': '{:.1%}'}
+                'pardo_wfe_%': '{:.1f}', 'consistency': '{:.0%}', 'pred_std_ratio': '{:.3f}',
+                'max_sign_share': '{:.1%}'}
 
 def format_cell(c:str, # the column (a key of `CELL_FORMATS`, else written as it is)
                 v, # the value
@@ -80,17 +81,19 @@ def oof_backtest(rep, # a validation
     return compare_strategies(strat, px, c.backtester())
 
 # %% ../nbs/12e_report.ipynb #dafc0700
+def _f(r, c): return format_cell(c, r[c])     # the cell of column `c` in row `r`
+
 _COLUMNS = {'days': lambda r: f"{int(r['oof_n']):,}",
-            'accuracy ± s.e.': lambda r: f"{format_cell('accuracy', r['accuracy'])} ± {format_cell('se', r['se'])}",
-            'skill-free': lambda r: format_cell('skill_free', r['skill_free']),
-            'excess ± s.e.': lambda r: f"{format_cell('excess', r['excess'])} ± {format_cell('excess_se', r['excess_se'])}",
-            'up: calls / days': lambda r: f"{format_cell('pred_up', r['pred_up'])} / {format_cell('outcome_up', r['outcome_up'])}",
-            'p': lambda r: format_cell('p_raw', r['p_raw']), 'p adjusted': lambda r: format_cell('p_value', r['p_value']),
-            "coin's p": lambda r: format_cell('coin_p', r['coin_p']),
-            'IC / rank IC': lambda r: f"{format_cell('ic', r['ic'])} / {format_cell('rank_ic', r['rank_ic'])}",
-            'Sharpe': lambda r: format_cell('sharpe', r['sharpe']), 'B&H': lambda r: format_cell('hold_sharpe', r['hold_sharpe']),
-            'WFE %': lambda r: format_cell('wfe_%', r['wfe_%']),
-            'Pardo WFE %': lambda r: format_cell('pardo_wfe_%', r['pardo_wfe_%'])}
+            'accuracy ± s.e.': lambda r: f"{_f(r, 'accuracy')} ± {_f(r, 'se')}",
+            'skill-free': lambda r: _f(r, 'skill_free'),
+            'excess ± s.e.': lambda r: f"{_f(r, 'excess')} ± {_f(r, 'excess_se')}",
+            'up: calls / days': lambda r: f"{_f(r, 'pred_up')} / {_f(r, 'outcome_up')}",
+            'p': lambda r: _f(r, 'p_raw'), 'p adjusted': lambda r: _f(r, 'p_value'),
+            "coin's p": lambda r: _f(r, 'coin_p'),
+            'IC / rank IC': lambda r: f"{_f(r, 'ic')} / {_f(r, 'rank_ic')}",
+            'Sharpe': lambda r: _f(r, 'sharpe'), 'B&H': lambda r: _f(r, 'hold_sharpe'),
+            'WFE %': lambda r: _f(r, 'wfe_%'),
+            'Pardo WFE %': lambda r: _f(r, 'pardo_wfe_%')}
 
 def _table(rows:dict, cols:list) -> str:
     "An HTML table: a header row, then one row per model (cells already HTML)."
@@ -108,7 +111,8 @@ def _gate_table(rep) -> str:
     decision = lambda r: f'<td class="{said(r)}">{said(r)}</td>'
     skill = {m: [f'<td>{html.escape(f(r))}</td>' for f in _COLUMNS.values()][:9] for m, r in df.iterrows()}
     econ = {m: [f'<td>{html.escape(f(r))}</td>' for f in _COLUMNS.values()][9:] +
-               [f'<td class="{"ok" if r[f"gate_{p}"] else "no"}">{format_cell(p, r[f"gate_{p}"])}</td>' for p in GATE_PARTS] +
+               [f'<td class="{"ok" if r[f"gate_{p}"] else "no"}">{format_cell(p, r[f"gate_{p}"])}</td>'
+                for p in GATE_PARTS] +
                [decision(r)] for m, r in df.iterrows()}
     why = ''.join(f'<li><b>{html.escape(m)}</b>: {html.escape(g.reason)}</li>' for m, g in rep.gates.items())
     return (_table(skill, list(_COLUMNS)[:9]) + _table(econ, [*list(_COLUMNS)[9:], *GATE_PARTS, 'decision']) +

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import keras
 from fastcore.basics import patch
-from .core import (StateError, check_fitted, ArtifactError, ConfigError, DataError, check_int, check_limit,
-                          check_number, get_logger)
+from .core import (MAX_SIGN_SHARE, MIN_STD_RATIO, StateError, check_fitted, ArtifactError, ConfigError,
+                          DataError, check_int, check_limit, check_number, get_logger)
 from .splits import TrainOnlyScaler, block_rows, production_split, refit_rounds
 from .walk_forward import blank_context
 from .metrics import detect_sign_imbalance, detect_variance_collapse
@@ -99,8 +99,8 @@ class SequenceModel:
                  scaler:str='robust', # 'robust' or 'standard': the feature scaler fitted on training rows
                  clip:float=10.0, # scaled features are clipped to ±clip (a 40-sigma volume day must not saturate)
                  denoise=None, # a causal transformer applied to the features first (e.g. `WaveletDenoising`)
-                 min_std_ratio:float=0.01, # collapse watch: prediction std below this × target std is collapse
-                 max_sign_share:float=0.8, # collapse watch: one sign on more than this share of days
+                 min_std_ratio:float=MIN_STD_RATIO, # collapse watch: prediction std below this × target std is collapse
+                 max_sign_share:float=MAX_SIGN_SHARE, # collapse watch: one sign on more than this share of days
                  mixed_precision:str='auto', # 'auto' (on a GPU only), 'on' (warns and stays float32 on CPU) or 'off'
                  seed:int=0, # seeds weights, shuffling and dropout
                  verbose:int=1, # 1: a progress bar per fit; 0: silent (IN_TEST is always silent)
@@ -226,8 +226,8 @@ class CollapseMonitor(keras.callbacks.Callback):
     "Logs the validation predictions' std and up share per epoch; restores the best healthy weights at the end."
     def __init__(self, X_val:np.ndarray, # validation windows
                  y_val:np.ndarray, # their targets (standardized)
-                 min_std_ratio:float=0.01, # collapse: prediction std below this × target std
-                 max_sign_share:float=0.8, # imbalance: one sign on more than this share
+                 min_std_ratio:float=MIN_STD_RATIO, # collapse: prediction std below this × target std
+                 max_sign_share:float=MAX_SIGN_SHARE, # imbalance: one sign on more than this share
                  monitor:str='val_loss', # the validation loss that ranks healthy epochs
                 ):
         super().__init__()

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import StateError, check_fitted, DataError, LeakageError, check_int, check_number, fmt_date
+from .core import ConfigError, StateError, check_fitted, DataError, LeakageError, check_int, check_number, fmt_date
 
 # %% ../nbs/03_splits.ipynb #942a458a
 def block_rows(first:int, # first row of the first block
@@ -54,7 +54,7 @@ def _n_rows(n) -> tuple[int, pd.Index|None]:
     if isinstance(n, (int, np.integer)) and not isinstance(n, bool): return check_int(n, 'n', 1), None
     if isinstance(n, (pd.DataFrame, pd.Series)): return len(n), n.index
     if isinstance(n, np.ndarray) and n.ndim >= 1: return len(n), None
-    raise DataError(f"n must be a row count, a DataFrame/Series or an array; got {type(n).__name__} {n!r}")
+    raise ConfigError(f"n must be a row count, a DataFrame/Series or an array; got {type(n).__name__} {n!r}")
 
 # %% ../nbs/03_splits.ipynb #14b0b52f
 @dataclass(frozen=True, eq=False)
@@ -159,10 +159,11 @@ def _make_scaler(kind):
     from sklearn.preprocessing import RobustScaler, StandardScaler
     if isinstance(kind, str):
         k = {'robust': RobustScaler, 'standard': StandardScaler}.get(kind)
-        if k is None: raise DataError(f"kind must be 'robust', 'standard' or a scikit-learn transformer; got {kind!r}")
+        if k is None:
+            raise ConfigError(f"kind must be 'robust', 'standard' or a scikit-learn transformer; got {kind!r}")
         return k()
     if not (hasattr(kind, 'fit') and hasattr(kind, 'transform')):
-        raise DataError(f"kind must be 'robust', 'standard' or a scikit-learn transformer; got {type(kind).__name__}")
+        raise ConfigError(f"kind must be 'robust', 'standard' or a scikit-learn transformer; got {type(kind).__name__}")
     return clone(kind)
 
 # %% ../nbs/03_splits.ipynb #92716357
@@ -303,7 +304,7 @@ def make_sequences(X, # features: DataFrame (DatetimeIndex) or 2-D array
     if vals.ndim != 2: raise DataError(f"X must be 2-D (rows, features); got shape {vals.shape}")
     n = len(vals)
     rows = _seq_rows(rows, n)
-    if warmup > lookback - 1: raise DataError(f"warmup must be ≤ lookback − 1 = {lookback - 1}; got {warmup}")
+    if warmup > lookback - 1: raise ConfigError(f"warmup must be ≤ lookback − 1 = {lookback - 1}; got {warmup}")
     if warmup > rows[0]: raise DataError(f"warmup={warmup} rows before row {rows[0]} do not exist")
     skip = lookback - 1 - warmup                          # first targets whose window would leave the block
     if skip >= len(rows):

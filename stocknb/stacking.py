@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import talib
 from fastcore.basics import patch
-from .core import (StateError, check_fitted, ArtifactError, ConfigError, DataError, check_int, check_number,
-                          get_logger, models_dir)
+from .core import (COST_BPS, MAX_SIGN_SHARE, MIN_STD_RATIO, TRADING_DAYS, StateError, check_fitted,
+                          ArtifactError, ConfigError, DataError, check_int, check_number, get_logger, models_dir)
 from .data import validate_ohlcv
 from .features import build_features
 from .metrics import ValidationMetrics
@@ -44,10 +44,10 @@ def regime_indicators(df:pd.DataFrame, # daily OHLCV
     df = validate_ohlcv(df)
     h, l, c = (df[k].to_numpy('float64') for k in ('High', 'Low', 'Close'))
     r = np.diff(np.log(c), prepend=np.nan)
-    rv = pd.Series(r).rolling(vol_window, min_periods=vol_window).std().to_numpy() * np.sqrt(252)
+    rv = pd.Series(r).rolling(vol_window, min_periods=vol_window).std().to_numpy() * np.sqrt(TRADING_DAYS)
     sma = talib.SMA(c, ma_window)
     prev = np.concatenate([np.full(slope_days, np.nan), sma[:-slope_days]])
-    with np.errstate(invalid='ignore', divide='ignore'): slope = np.log(sma / prev) * 252 / slope_days
+    with np.errstate(invalid='ignore', divide='ignore'): slope = np.log(sma / prev) * TRADING_DAYS / slope_days
     adx = talib.ADX(h, l, c, adx_window)
     return pd.DataFrame({'realized_vol': rv, 'ma_slope': slope, 'adx': adx}, index=df.index)
 
@@ -249,15 +249,15 @@ def _fit_state(self:StackMeta, M:pd.DataFrame):
     self.fit_rows_, self.fit_first_, self.fit_last_ = len(M), str(M.index[0])[:10], str(M.index[-1])[:10]
 
 def daily_sigma(M:pd.DataFrame) -> np.ndarray:
-    "Each meta input row's daily volatility: its trailing realized volatility / √252 (NaN where there is none yet)."
+    "Each meta input row's daily volatility: its trailing realized volatility / √TRADING_DAYS (NaN where none yet)."
     v = M['realized_vol'].to_numpy('float64')
-    return np.where(np.isfinite(v) & (v > 0), v, np.nan) / np.sqrt(252)
+    return np.where(np.isfinite(v) & (v > 0), v, np.nan) / np.sqrt(TRADING_DAYS)
 
 @patch
 def _sigma(self:StackMeta, M) -> np.ndarray:
     "Each row's daily volatility, the training median where there is none yet."
     s = daily_sigma(M)
-    return np.where(np.isfinite(s), s, self.vol_fill_ / np.sqrt(252))
+    return np.where(np.isfinite(s), s, self.vol_fill_ / np.sqrt(TRADING_DAYS))
 
 # %% ../nbs/12_stacking.ipynb #152b656f
 @patch
@@ -615,7 +615,8 @@ class StackingEnsembleTrainer:
                  calibration_splits:int=5, # folds of the out-of-sample confidence check
                  confidence:dict|None=None, # `ConfidenceCalibrator` settings (C, level_prior, slope_prior, half_life)
                  kelly_fraction:float=0.5, max_position:float=1.0, # the sizing rule (`kelly_position`)
-                 seed:int=42, min_std_ratio:float=0.01, max_sign_share:float=0.8, # seed; the walk-forward checks
+                 seed:int=42, # every random draw
+                 min_std_ratio:float=MIN_STD_RATIO, max_sign_share:float=MAX_SIGN_SHARE, # the walk-forward checks
                 ):
         self.base_models = _check_bases(base_models)
         for k, v, lo in (('n_splits', n_splits, 2), ('meta_splits', meta_splits, 2), ('purge', purge, 0),
@@ -753,7 +754,7 @@ def predictions(self:StackingValidation) -> pd.DataFrame:
 
 @patch
 def backtests(self:StackingValidation, prices:pd.Series, # close prices covering the stack's OOF days and the next
-              cost_bps:float=5.0, slippage_bps:float=0.0, positions:dict|None=None) -> dict:
+              cost_bps:float=COST_BPS, slippage_bps:float=0.0, positions:dict|None=None) -> dict:
     "Name -> `BacktestResult` of each prediction's sign positions (or the `positions` given), lagged, after costs."
     P, bt = self.predictions(), Backtester(cost_bps=cost_bps, slippage_bps=slippage_bps)
     pos = positions or {c: positions_from_predictions(P[c].fillna(0.0), 'sign') for c in P}
@@ -766,7 +767,7 @@ def backtests(self:StackingValidation, prices:pd.Series, # close prices covering
 # %% ../nbs/12_stacking.ipynb #6a0888d5
 @patch
 def comparison(self:StackingValidation, prices:pd.Series, # close prices of the bars
-               cost_bps:float=5.0, slippage_bps:float=0.0) -> pd.DataFrame:
+               cost_bps:float=COST_BPS, slippage_bps:float=0.0) -> pd.DataFrame:
     "Each base, the plain average and the stack on the stack's OOF days: accuracy ± s.e., p, IC, Sharpe after costs."
     P, y = self.predictions(), self.stack.y
     bts = self.backtests(prices, cost_bps, slippage_bps)
@@ -783,7 +784,7 @@ def comparison(self:StackingValidation, prices:pd.Series, # close prices of the 
 
 # %% ../nbs/12_stacking.ipynb #278c9774
 @patch
-def sizing(self:StackingValidation, prices:pd.Series, cost_bps:float=5.0, slippage_bps:float=0.0) -> pd.DataFrame:
+def sizing(self:StackingValidation, prices:pd.Series, cost_bps:float=COST_BPS, slippage_bps:float=0.0) -> pd.DataFrame:
     "The stack's sign positions vs its Kelly-sized ones (out-of-sample confidence), lagged, after costs; buy & hold."
     C = self.confidence
     if C.empty: raise DataError("no day has an out-of-sample confidence: too few stack OOF rows")

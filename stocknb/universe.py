@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import ConfigError, GateError, check_int, check_number, check_symbol, get_logger
+from .core import COST_BPS, ConfigError, GateError, check_int, check_number, check_symbol, get_logger
 from .data import SOURCES, sample_symbols
 from .metrics import adjust_pvalues
 from .pipeline import PipelineConfig, ProductionPipeline
@@ -481,7 +481,7 @@ def run_universe(symbols=None, # tickers (list or 'A,B,C'); None: every bundled 
     base = {k: v for k, v in cfg.to_dict().items() if k not in ('symbol', 'source', 'path')}
     for s in (src if train else ()):                             # before hours of work, not after:
         check_writable(ProductionPipeline(cfg).root, symbol=s)    # the root, its workspace, root/SYMBOL
-    models, t0 = [*cfg.models, *(['stack'] if cfg.stacking else [])], time.perf_counter()
+    models, t0 = list(cfg.judged), time.perf_counter()
     with joblib_backend(backend, n_jobs, address, n_tasks=len(src)) as where:
         outs = _parallel(run_symbol, [(s, d, base) for s, d in src.items()], backend, progress, 'validating')
         correction = _correct(outs, cfg)
@@ -560,7 +560,7 @@ def long_short_weights(pred:pd.DataFrame, # date × symbol: predicted returns
 # %% ../nbs/14_universe.ipynb #7b1454b4
 def long_short(pred:pd.DataFrame, # date × symbol: predicted next-day returns
                closes:pd.DataFrame, # date × symbol: close prices
-               k:int=1, cost_bps:float=5.0, slippage_bps:float=0.0, # names per side; costs per unit of turnover
+               k:int=1, cost_bps:float=COST_BPS, slippage_bps:float=0.0, # names per side; costs per unit of turnover
               ) -> BacktestResult:
     "The top-k / bottom-k long–short portfolio of `pred`, every leg through the lagged `Backtester` with costs."
     W, bt = long_short_weights(pred, k), Backtester(cost_bps=cost_bps, slippage_bps=slippage_bps)

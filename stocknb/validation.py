@@ -121,7 +121,8 @@ def _text_row(m:str, r:pd.Series) -> list:
     up = lambda v: 'n/a' if v != v else f"{v:.0%}"
     return [m, format_cell('accuracy', r['accuracy']), format_cell('skill_free', r['skill_free']),
             f"{format_cell('excess', r['excess'])} ± {format_cell('excess_se', r['excess_se'])}",
-            f"{up(r['pred_up'])} / {up(r['outcome_up'])}", format_cell('p_value', r['p_value']), format_cell('sharpe', r['sharpe']),
+            f"{up(r['pred_up'])} / {up(r['outcome_up'])}", format_cell('p_value', r['p_value']),
+            format_cell('sharpe', r['sharpe']),
             format_cell('hold_sharpe', r['hold_sharpe']), 'passed' if r['passed'] else 'failed']
 
 @patch

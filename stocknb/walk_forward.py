@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
-from .core import ConfigError, DataError, check_int, model_context, check_number, fmt_date, fmt_rows, get_logger
+from .core import (MAX_SIGN_SHARE, MIN_STD_RATIO, TRADING_DAYS, ConfigError, DataError, check_int,
+                          model_context, check_number, fmt_date, fmt_rows, get_logger)
 from .metrics import (ValidationMetrics, WFE, CollapseCheck, SignImbalanceCheck, calculate_wfe, pardo_wfe,
                              calculate_consistency_score, calculate_overfitting_ratio, strategy_returns,
                              detect_variance_collapse, detect_sign_imbalance)
@@ -142,7 +143,7 @@ class WalkForwardValidator:
         self.purge, self.embargo, self.lookback = purge, embargo, lookback
         check_int(n_splits, 'n_splits', 1); check_int(purge, 'purge', 0)
         check_int(embargo, 'embargo', 0); check_int(lookback, 'lookback', 1)
-        if mode not in ('anchored', 'rolling'): raise DataError(f"mode must be 'anchored' or 'rolling'; got {mode!r}")
+        if mode not in ('anchored', 'rolling'): raise ConfigError(f"mode must be 'anchored' or 'rolling'; got {mode!r}")
         if train_size is not None:
             check_int(train_size, 'train_size', 1)
             if mode == 'anchored':
@@ -506,13 +507,13 @@ def validate(self:WalkForwardValidator,
              score_train:bool=True, # also predict the training blocks (for the overfitting ratio)
              progress:bool|None=None, # tqdm bar over folds; None = only on a terminal
              n_jobs:int=1, # folds in parallel with joblib (-1 = all cores)
-             periods:int=252, # periods per year for annualized metrics
-             min_std_ratio:float=0.01, # collapse check: flag a within-fold prediction std below this × target std
-             max_sign_share:float=0.8, # sign check: flag one sign predicted on more than this share of days
+             periods:int=TRADING_DAYS, # periods per year for annualized metrics
+             min_std_ratio:float=MIN_STD_RATIO, # collapse check: a within-fold prediction std below this × target std
+             max_sign_share:float=MAX_SIGN_SHARE, # sign check: flag one sign predicted on more than this share of days
             ) -> WalkForwardResult:
     "Walk-forward validation of `model_factory` on `(X, y)`: a fresh model per fold, OOF predictions, metrics, WFE."
     from tqdm import tqdm
-    if on_nan not in ('report', 'raise'): raise DataError(f"on_nan must be 'report' or 'raise'; got {on_nan!r}")
+    if on_nan not in ('report', 'raise'): raise ConfigError(f"on_nan must be 'report' or 'raise'; got {on_nan!r}")
     yv = _check_xy(X, y)
     index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else pd.RangeIndex(len(X))
     folds = self.folds(X)
@@ -544,7 +545,7 @@ class CombinatorialPurgedCV:
         check_int(n_groups, 'n_groups', 2); check_int(purge, 'purge', 0); check_int(embargo, 'embargo', 0)
         check_int(n_test_groups, 'n_test_groups', 1)
         if n_test_groups >= n_groups:
-            raise DataError(f"n_test_groups must be < n_groups={n_groups}; got {n_test_groups}")
+            raise ConfigError(f"n_test_groups must be < n_groups={n_groups}; got {n_test_groups}")
 
     def __repr__(self):
         return (f"CombinatorialPurgedCV(n_groups={self.n_groups}, n_test_groups={self.n_test_groups}, "

@@ -34,3 +34,18 @@ def chromium():
         assert r.returncode == 0, r.stderr[-2000:]
         return r
     return run
+
+@pytest.fixture(scope='session')
+def planted_xgb(tmp_path_factory):
+    """One planted series (2,500 days, φ = 0.25, seed 21) validated and trained once a session: xgb with 300 trees,
+    saved as PL in its own root. Read it, never write into `root` (copy it first)."""
+    from types import SimpleNamespace
+    from stocknb.data import planted_signal_ohlcv
+    from stocknb.pipeline import PipelineConfig, ProductionPipeline
+    root = tmp_path_factory.mktemp('planted-xgb')
+    df = planted_signal_ohlcv(2500, phi=0.25, seed=21)
+    pipe = ProductionPipeline(PipelineConfig(symbol='PL', models=('xgb',), model_params={'xgb': {'n_estimators': 300}},
+                                             models_dir=str(root)))
+    rep = pipe.run_validation(data=df)
+    pm = pipe.train_production(data=df)
+    return SimpleNamespace(df=df, pipe=pipe, rep=rep, pm=pm, root=root)

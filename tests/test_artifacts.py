@@ -4,24 +4,20 @@ one saving while another loads, and a writer killed in the middle of a save.
 The audit that prompted this found, without locks, 5 of 12 save-vs-load trials ending with the writer reporting
 success and the model gone, and 8 of 25 save-vs-save rounds failing one save. Here every save must succeed, every
 load must return a complete, verified model that predicts exactly as the original, and nothing may be left over."""
-import json, os, signal, subprocess, sys, textwrap, time
+import json, os, shutil, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
-from stocknb.data import planted_signal_ohlcv
 from stocknb.features import make_dataset
-from stocknb.pipeline import PipelineConfig, ProductionPipeline, ProductionModel
+from stocknb.pipeline import ProductionModel
 
 ROUNDS = 25
 
 @pytest.fixture(scope='module')
-def source(tmp_path_factory):
-    "A saved production model (root/PL) and its predictions on 50 rows, to compare every load against."
+def source(tmp_path_factory, planted_xgb):
+    "A saved production model (root/PL: the session's planted xgb) and its predictions on 50 rows, to compare against."
     root = tmp_path_factory.mktemp('src')
-    df = planted_signal_ohlcv(2500, phi=0.25, seed=21)
-    pipe = ProductionPipeline(PipelineConfig(symbol='PL', models=('xgb',), model_params={'xgb': {'n_estimators': 300}},
-                                             models_dir=str(root), skip_gate=True))
-    pipe.run_validation(data=df)
-    pm = pipe.train_production(data=df)
+    shutil.copytree(planted_xgb.root/'PL', root/'PL')
+    df, pm = planted_xgb.df, planted_xgb.pm
     X = make_dataset(df).X.iloc[-50:]
     X.to_csv(root/'X.csv')
     np.save(root/'expected.npy', pm.predict_frame(X)['xgb'].to_numpy())
