@@ -4,16 +4,18 @@
 
 # %% auto #0
 __all__ = ['INT_LIMITS', 'MULTIPLE_TESTING', 'TRADING_DAYS', 'COST_BPS', 'WFE_THRESHOLD', 'ALPHA', 'MAX_SIGN_SHARE',
-           'MIN_STD_RATIO', 'SYMBOL_RULE', 'LOGGER_NAME', 'LOG_LEVELS', 'StocknbError', 'DataError', 'ConfigError',
-           'LeakageError', 'GateError', 'StateError', 'ArtifactError', 'check_int', 'check_limit', 'check_fitted',
-           'model_context', 'check_number', 'fmt_date', 'fmt_rows', 'check_symbol', 'check_inside', 'project_root',
-           'models_dir', 'cache_dir', 'set_seed', 'get_logger', 'setup_logging', 'tf_log_level', 'tf_startup_kept',
-           'quiet_tf_startup', 'lab_doc']
+           'MIN_STD_RATIO', 'SYMBOL_RULE', 'ModelFactory', 'LOGGER_NAME', 'LOG_LEVELS', 'StocknbError', 'DataError',
+           'ConfigError', 'LeakageError', 'GateError', 'StateError', 'ArtifactError', 'check_int', 'check_limit',
+           'check_fitted', 'check_number', 'fmt_date', 'fmt_rows', 'check_symbol', 'check_inside', 'Model',
+           'check_model', 'model_context', 'project_root', 'models_dir', 'cache_dir', 'set_seed', 'get_logger',
+           'setup_logging', 'tf_log_level', 'tf_startup_kept', 'quiet_tf_startup', 'lab_doc']
 
 # %% ../nbs/00_core.ipynb #d7ce46bf
-import contextlib, logging, math, numbers, os, random, re, sys, tempfile
+import contextlib, inspect, logging, math, numbers, os, random, re, sys, tempfile
+from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 from pathlib import Path
 import numpy as np
+if TYPE_CHECKING: import pandas as pd   # for annotations only: importing core stays light
 
 # %% ../nbs/00_core.ipynb #9e0f9156
 class StocknbError(Exception):
@@ -99,12 +101,6 @@ def check_fitted(obj, # the object about to be used
     "Raise `StateError` \"this Cls is not fitted: `how`\" unless `obj` has the fitted attribute `attr`."
     if getattr(obj, attr, None) is None: raise StateError(f"this {type(obj).__name__} is not fitted: {how}")
 
-# %% ../nbs/00_core.ipynb #30203b16
-def model_context(model) -> int:
-    "Feature rows `model` reads before a block's first row: its `context` attribute (0 when it has none)."
-    c = getattr(model, 'context', 0)
-    return check_int(c, f"{type(model).__name__}.context", 0, err=DataError)
-
 # %% ../nbs/00_core.ipynb #f849cf07
 def check_number(value, # the value to check
                  name:str, # its name, for the message
@@ -170,6 +166,41 @@ def check_inside(root:str|Path, # the folder everything must stay in
         where = 'the root itself' if p == r else 'outside the root'
         raise ArtifactError(f"refusing to {what} {path}: it is {where} {r}")
     return p
+
+# %% ../nbs/00_core.ipynb #e8f98255
+@runtime_checkable
+class Model(Protocol):
+    "The interface of every stocknb model: fit on a training block (validation only to stop early), predict per row."
+    def fit(self, X_train:'pd.DataFrame', y_train:'pd.Series',
+            X_val:'pd.DataFrame|None'=None, y_val:'pd.Series|None'=None) -> 'Model':
+        "Learn from the training block; `X_val, y_val` only for early stopping. Returns `self`."
+        ...
+    def predict(self, X:'pd.DataFrame') -> np.ndarray:
+        "One prediction of the next-day log return per row of `X`: shape `(len(X),)`."
+        ...
+
+ModelFactory = Callable[[], Model]
+
+# %% ../nbs/00_core.ipynb #307596b6
+def check_model(model) -> Model:
+    "Return `model` if it implements `Model` (`fit` taking `X_val, y_val`, and `predict`), else raise `DataError`."
+    if not isinstance(model, Model):
+        miss = [m for m in ('fit', 'predict') if not callable(getattr(model, m, None))]
+        raise DataError(f"the model factory returned {type(model).__name__}, which lacks {' and '.join(miss)}: "
+                        "a model needs fit(X_train, y_train, X_val=None, y_val=None) and predict(X)")
+    try: inspect.signature(model.fit).bind(None, None, None, None)
+    except TypeError:
+        raise DataError(f"{type(model).__name__}.fit{inspect.signature(model.fit)} does not take "
+                        "(X_train, y_train, X_val, y_val); wrap a scikit-learn estimator in SklearnModel "
+                        "(its third argument would be taken for sample weights)") from None
+    except ValueError: pass   # no signature available (a builtin): trust it
+    return model
+
+# %% ../nbs/00_core.ipynb #4dce3df0
+def model_context(model) -> int:
+    "Feature rows `model` reads before a block's first row: its `context` attribute (0 when it has none)."
+    c = getattr(model, 'context', 0)
+    return check_int(c, f"{type(model).__name__}.context", 0, err=DataError)
 
 # %% ../nbs/00_core.ipynb #392012bd
 def project_root() -> 'Path|None':

@@ -12,13 +12,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import ConfigError, DataError, LeakageError, check_int, fmt_date, get_logger
+from .core import check_model, model_context, ConfigError, DataError, LeakageError, check_int, fmt_date, get_logger
 from .data import first_rows, validate_ohlcv
 from .features import WARMUP, build_features, make_target, check_features
-from .splits import block_rows
+from .splits import blank_context, block_rows
 from .metrics import ValidationMetrics
 from .backtest import Backtester, BacktestResult, positions_from_predictions
-from .walk_forward import blank_context, check_model, model_context
+
 
 # %% ../nbs/08_forward_sim.ipynb #eb8027b3
 _log = get_logger(__name__)

@@ -17,8 +17,7 @@ import keras
 from fastcore.basics import patch
 from .core import (MAX_SIGN_SHARE, MIN_STD_RATIO, StateError, check_fitted, ArtifactError, ConfigError,
                           DataError, check_int, check_limit, check_number, get_logger)
-from .splits import TrainOnlyScaler, block_rows, production_split, refit_rounds
-from .walk_forward import blank_context
+from .splits import TrainOnlyScaler, blank_context, block_rows, production_split, refit_rounds
 from .metrics import detect_sign_imbalance, detect_variance_collapse
 from .losses import AntiCollapseDirectionalLoss, DirectionalHuberLoss
 

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['ThreeWaySplit', 'block_rows', 'production_split', 'refit_rounds', 'Blocks', 'three_way_split', 'take_rows',
-           'TrainOnlyScaler', 'Sequences', 'make_sequences']
+           'TrainOnlyScaler', 'blank_context', 'Sequences', 'make_sequences']
 
 # %% ../nbs/03_splits.ipynb #e26e268d
 import math
@@ -259,6 +259,21 @@ def from_dict(cls:TrainOnlyScaler, d:dict) -> TrainOnlyScaler:
     except (KeyError, TypeError, ValueError) as e:
         raise DataError(f"not a TrainOnlyScaler dict ({type(e).__name__}: {e})") from None
     return self
+
+# %% ../nbs/03_splits.ipynb #5f77c6b2
+def blank_context(y, # labels of all rows (Series or 1-D array)
+                  rows:np.ndarray, # the rows handed to a model: context rows, then its block
+                  first:int, # the block's first row
+                  context:int, # the model's context (0: labels are returned untouched)
+                 ):
+    "Labels of `rows` for a model with context: those of the rows before the block's `first` row are NaN."
+    lab = take_rows(y, rows)
+    if context == 0 or rows[0] >= first: return lab
+    lab = lab.astype('float64').copy() if isinstance(lab, pd.Series) else np.array(lab, dtype='float64')
+    n = int(first - rows[0])
+    if isinstance(lab, pd.Series): lab.iloc[:n] = np.nan
+    else: lab[:n] = np.nan
+    return lab
 
 # %% ../nbs/03_splits.ipynb #cfa5dad0
 class Sequences(NamedTuple):

@@ -804,7 +804,7 @@ def reliability(self:StackingValidation, bins:int=8) -> pd.DataFrame:
 @patch
 def _fit_base(self:StackingEnsembleTrainer, name:str, X:pd.DataFrame, y:pd.Series):
     "Base `name` fitted on all rows but the last block, which early-stops it (context rows before it unlabelled)."
-    from stocknb.walk_forward import blank_context
+    from stocknb.splits import blank_context
     m = self.base_models[name]()
     n, c = len(X), model_context(m)
     v = max(1, n // (self.n_splits + 2))
