@@ -62,36 +62,6 @@ class PipelineConfig:
         if isinstance(self.models, (list, tuple)): self.models = tuple(self.models)
         self.validate()
 
-# %% ../nbs/12c_config.ipynb #7c8d8ad3
-_CHOICES = {'wf_mode': ('anchored', 'rolling'), 'calibration': ('none', 'median', 'isotonic'),
-            'multiple_testing': MULTIPLE_TESTING,
-            'position_method': ('sign', 'scaled', 'threshold'), 'source': SOURCES}
-
-@patch
-def validate(self:PipelineConfig) -> PipelineConfig:
-    "Check every setting's type and range and the model parameters; a bad one raises `ConfigError` naming it."
-    P = 'PipelineConfig.'
-    self.symbol = check_symbol(self.symbol, P + 'symbol')
-    for k, ok in _CHOICES.items():
-        if getattr(self, k) not in ok:
-            raise ConfigError(f"{P}{k} must be one of {', '.join(map(repr, ok))}; got {getattr(self, k)!r}")
-    _check_source(self)
-    for k, lo in (('horizon', 1), ('n_splits', 2), ('embargo', 0)): check_int(getattr(self, k), P + k, lo)
-    for k in ('n_jobs', 'seed'): check_limit(getattr(self, k), P + k, k)
-    if self.purge is not None: check_int(self.purge, f"{P}purge (None or ≥ horizon {self.horizon})", self.horizon)
-    check_number(self.wfe_threshold, P + 'wfe_threshold')
-    check_number(self.alpha, P + 'alpha', 0, 0.5, lo_open=True, hi_open=True)
-    check_number(self.max_sign_share, P + 'max_sign_share', 0.5, 1, hi_open=True)
-    check_number(self.min_std_ratio, P + 'min_std_ratio', 0, 1, hi_open=True)
-    for k in ('cost_bps', 'slippage_bps'): check_number(getattr(self, k), P + k, 0)
-    for k in ('skip_gate', 'stacking'):
-        if not isinstance(getattr(self, k), bool):
-            raise ConfigError(f"{P}{k} must be True or False; got {getattr(self, k)!r}")
-    if self.models_dir is not None and not isinstance(self.models_dir, (str, Path)):
-        raise ConfigError(f"{P}models_dir must be a folder path or None; got {self.models_dir!r}")
-    _check_models(self)
-    return self
-
 # %% ../nbs/12c_config.ipynb #82a0598b
 def _check_source(c:PipelineConfig):
     "The data settings: source, CSV path and format, dates."
@@ -139,6 +109,36 @@ def _check_models(c:PipelineConfig):
             if e.msg.startswith('PipelineConfig.'): raise            # the spec's own check names the setting
             raise ConfigError(f"PipelineConfig.model_params[{m!r}]: {e.msg}", hint=e.hint) from None
         except (TypeError, ValueError) as e: raise _unbuildable(m, mp.get(m, {}), e) from None
+
+# %% ../nbs/12c_config.ipynb #7c8d8ad3
+_CHOICES = {'wf_mode': ('anchored', 'rolling'), 'calibration': ('none', 'median', 'isotonic'),
+            'multiple_testing': MULTIPLE_TESTING,
+            'position_method': ('sign', 'scaled', 'threshold'), 'source': SOURCES}
+
+@patch
+def validate(self:PipelineConfig) -> PipelineConfig:
+    "Check every setting's type and range and the model parameters; a bad one raises `ConfigError` naming it."
+    P = 'PipelineConfig.'
+    self.symbol = check_symbol(self.symbol, P + 'symbol')
+    for k, ok in _CHOICES.items():
+        if getattr(self, k) not in ok:
+            raise ConfigError(f"{P}{k} must be one of {', '.join(map(repr, ok))}; got {getattr(self, k)!r}")
+    _check_source(self)
+    for k, lo in (('horizon', 1), ('n_splits', 2), ('embargo', 0)): check_int(getattr(self, k), P + k, lo)
+    for k in ('n_jobs', 'seed'): check_limit(getattr(self, k), P + k, k)
+    if self.purge is not None: check_int(self.purge, f"{P}purge (None or ≥ horizon {self.horizon})", self.horizon)
+    check_number(self.wfe_threshold, P + 'wfe_threshold')
+    check_number(self.alpha, P + 'alpha', 0, 0.5, lo_open=True, hi_open=True)
+    check_number(self.max_sign_share, P + 'max_sign_share', 0.5, 1, hi_open=True)
+    check_number(self.min_std_ratio, P + 'min_std_ratio', 0, 1, hi_open=True)
+    for k in ('cost_bps', 'slippage_bps'): check_number(getattr(self, k), P + k, 0)
+    for k in ('skip_gate', 'stacking'):
+        if not isinstance(getattr(self, k), bool):
+            raise ConfigError(f"{P}{k} must be True or False; got {getattr(self, k)!r}")
+    if self.models_dir is not None and not isinstance(self.models_dir, (str, Path)):
+        raise ConfigError(f"{P}models_dir must be a folder path or None; got {self.models_dir!r}")
+    _check_models(self)
+    return self
 
 # %% ../nbs/12c_config.ipynb #0564e75a
 @patch(as_prop=True)

@@ -800,6 +800,19 @@ def reliability(self:StackingValidation, bins:int=8) -> pd.DataFrame:
     C = self.confidence
     return reliability_table(C['confidence'], C['pred'], C['y'], bins)
 
+# %% ../nbs/12_stacking.ipynb #9508c722
+@patch
+def set_confidence(self:StackMeta, calibrator, # a `ConfidenceCalibrator` fitted on the stack's own OOF calls
+                   sizing:dict, # the sizing rule, its settings and the payoff it was fitted with
+                   note:str, # what the calibrator was fitted on, in words (kept in `notes_`)
+                  ) -> StackMeta:
+    "After `fit_production`: attach the confidence calibrator and the sizing fitted on the stack's OOF rows."
+    check_fitted(self, 'booster_', 'call fit_production() first')
+    check_fitted(calibrator, 'a_', 'fit the calibrator on OOF rows first')
+    self.confidence_, self.sizing_ = calibrator, dict(sizing)
+    self.notes_.append(note)
+    return self
+
 # %% ../nbs/12_stacking.ipynb #23436dca
 @patch
 def _fit_base(self:StackingEnsembleTrainer, name:str, X:pd.DataFrame, y:pd.Series):
@@ -824,14 +837,15 @@ def fit_production(self:StackingEnsembleTrainer, X:pd.DataFrame, y:pd.Series, # 
     bases = {m: (fitted_bases or {}).get(m) or self._fit_base(m, X, y) for m in v.used}
     meta = StackMeta(v.used, self.meta_params, self.regime, self.seed).fit_production(v.inputs, v.y, self.purge)
     same = v.stack_trees.to_numpy(bool) == meta.gate_['trees']
-    meta.confidence_, how = _fit_calibrator(v.stack.oof, v.stack.y, daily_sigma(v.inputs.loc[v.stack.oof.index]), same,
-                                            self.confidence)
+    cal, how = _fit_calibrator(v.stack.oof, v.stack.y, daily_sigma(v.inputs.loc[v.stack.oof.index]), same,
+                               self.confidence)
     kind = f"predicted {'with' if meta.gate_['trees'] else 'without'} the trees, as production predicts"
-    meta.notes_.append(f"confidence calibrator fitted on {meta.confidence_.n_fit_} stack OOF calls " +
-                       (f"(those {kind})" if how == 'same kind' else f"(all of them: too few were {kind})"))
-    meta.sizing_ = {'rule': 'capped fractional Kelly: sign(pred) * min(cap, fraction * (2c - 1) * payoff)',
-                    'fraction': self.kelly_fraction, 'cap': self.max_position, 'payoff': payoff_ratio(v.stack.y),
-                    'fit_rows': len(v.stack.y), 'fit_last': str(v.stack.y.index[-1])[:10]}
+    meta.set_confidence(cal, {'rule': 'capped fractional Kelly: sign(pred) * min(cap, fraction * (2c - 1) * payoff)',
+                              'fraction': self.kelly_fraction, 'cap': self.max_position,
+                              'payoff': payoff_ratio(v.stack.y), 'fit_rows': len(v.stack.y),
+                              'fit_last': str(v.stack.y.index[-1])[:10]},
+                        f"confidence calibrator fitted on {cal.n_fit_} stack OOF calls " +
+                        (f"(those {kind})" if how == 'same kind' else f"(all of them: too few were {kind})"))
     return StackingPredictor(bases, meta, list(X.columns))
 
 # %% ../nbs/12_stacking.ipynb #55eaaa35
