@@ -154,11 +154,9 @@ def cmd_run(a) -> int:
 # %% ../nbs/15_cli.ipynb #9dd9e724
 def cmd_predict(a) -> int:
     "`stocknb predict`: the next trading day from the saved model and the latest bars."
-    from stocknb.data import load_ohlcv
     from stocknb.pipeline import ProductionPipeline
     c = _config(a)
-    df = load_ohlcv(c.symbol, source=c.source, path=c.path, start=c.start, end=c.end, sep=c.sep, decimal=c.decimal,
-                    min_rows=2)          # the pipeline asks for the warm-up and the models' context
+    df = c.load_bars(min_rows=2)          # the pipeline asks for the warm-up and the models' context
     r = ProductionPipeline(c).predict(df)
     print(json.dumps(r.to_dict(), indent=2) if a.format == 'json' else str(r))
     return EXIT_OK

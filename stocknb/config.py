@@ -13,7 +13,7 @@ import pandas as pd
 from fastcore.basics import patch
 from .core import (ALPHA, COST_BPS, MAX_SIGN_SHARE, MIN_STD_RATIO, WFE_THRESHOLD, MULTIPLE_TESTING,
                           ConfigError, DataError, check_int, check_limit, check_number, check_symbol)
-from .data import SOURCES, SEPARATORS, check_date
+from .data import SOURCES, SEPARATORS, check_date, load_ohlcv
 from .features import WARMUP, make_dataset
 from .walk_forward import WalkForwardValidator
 from .backtest import Backtester, positions_from_predictions
@@ -204,6 +204,14 @@ def check_run_bars(self:PipelineConfig, df:pd.DataFrame, # validated bars of `sy
     if not (np.diff(df['Close'].to_numpy()) != 0).any():
         raise DataError(f"{sym}: the close never changes over the {len(df):,} bars from {df.index[0]:%Y-%m-%d} to "
                         f"{df.index[-1]:%Y-%m-%d}: there is no return to predict")
+
+# %% ../nbs/12c_config.ipynb #9748f2f8
+@patch
+def load_bars(self:PipelineConfig, min_rows:int=1, # refuse fewer bars than this
+             ) -> pd.DataFrame:
+    "The validated bars of `symbol` from the configured source, cut to `start` … `end` (`data.load_ohlcv`)."
+    return load_ohlcv(self.symbol, source=self.source, path=self.path, start=self.start, end=self.end, sep=self.sep,
+                      decimal=self.decimal, min_rows=min_rows)
 
 # %% ../nbs/12c_config.ipynb #375a6554
 @patch(as_prop=True)

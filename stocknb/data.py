@@ -16,8 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import (TRADING_DAYS, ConfigError, DataError, cache_dir, check_inside, check_int, check_number, check_symbol,
-                          fmt_date, get_logger)
+from .core import (TRADING_DAYS, ConfigError, DataError, cache_dir, check_inside, check_int, check_number,
+                          check_symbol, fmt_date, get_logger)
 
 # %% ../nbs/01_data.ipynb #4080f6b9
 OHLCV = ['Open', 'High', 'Low', 'Close', 'Volume']

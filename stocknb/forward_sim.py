@@ -12,7 +12,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import check_model, model_context, ConfigError, DataError, LeakageError, check_int, fmt_date, get_logger
+from .core import (check_model, model_context, ConfigError, DataError, LeakageError, check_int, fmt_date,
+                          get_logger)
 from .data import first_rows, validate_ohlcv
 from .features import WARMUP, build_features, make_target, check_features
 from .splits import blank_context, block_rows

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from fastcore.basics import patch
 from .core import ArtifactError, ConfigError, DataError, StateError, get_logger, models_dir
-from .data import load_ohlcv, validate_ohlcv, check_plausible, data_warnings, take_dates
+from .data import validate_ohlcv, check_plausible, data_warnings, take_dates
 from .config import PipelineConfig
 from .validation import ValidationReport, validate_models
 from .production import (ProductionModel, history_record, last_features, model_staleness, predict_next,
@@ -61,7 +61,7 @@ def load_data(self:ProductionPipeline, data:pd.DataFrame|None=None, # bars to us
         df = check_plausible(take_dates(validate_ohlcv(data, min_rows=2), c.start, c.end))
         for w in data_warnings(df): _log.warning(f"{sym}: {w}")
     elif sym in self._data: return self._data[sym]
-    else: df = load_ohlcv(sym, source=c.source, path=c.path, start=c.start, end=c.end, sep=c.sep, decimal=c.decimal)
+    else: df = c.load_bars()
     c.check_run_bars(df)
     self._data[sym] = df
     return df

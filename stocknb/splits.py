@@ -13,7 +13,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import ConfigError, StateError, check_fitted, DataError, LeakageError, check_int, check_number, fmt_date
+from .core import (ConfigError, StateError, check_fitted, DataError, LeakageError, check_int, check_number,
+                          fmt_date)
 
 # %% ../nbs/03_splits.ipynb #942a458a
 def block_rows(first:int, # first row of the first block

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from .core import ConfigError, DataError, GateError, StateError, get_logger, set_seed
-from .data import data_warnings, frame_hash, load_ohlcv
+from .data import data_warnings, frame_hash
 from .registry import MODELS, Run, base_models, ensembles
 from .config import PipelineConfig
 from .gate import CORRECTIONS, GATE_PARTS, GateDecision, gate_decision, gate_decisions
@@ -224,8 +224,7 @@ def bars(self:ValidationReport, data:pd.DataFrame|None=None, # the validated bar
     if data is None:
         if d.get('source') == 'in-memory':
             raise ConfigError(f"{self.symbol}: this validation ran on bars given in memory; pass them as data=...")
-        data = load_ohlcv(self.symbol, source=c.source, path=c.path, start=c.start, end=c.end, sep=c.sep,
-                          decimal=c.decimal)
+        data = c.load_bars()
     if frame_hash(data) != d['sha256']:
         raise DataError(f"{self.symbol}: these bars are not the ones validated ({d['first_date']} … "
                         f"{d['last_date']}, sha256 {d['sha256'][:12]}…); a report must show the run's own data")

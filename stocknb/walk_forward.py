@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 import numpy as np
 import pandas as pd
-from .core import (Model, ModelFactory, check_model, MAX_SIGN_SHARE, MIN_STD_RATIO, TRADING_DAYS, ConfigError, DataError, check_int,
-                          model_context, check_number, fmt_date, fmt_rows, get_logger)
+from .core import (Model, ModelFactory, check_model, MAX_SIGN_SHARE, MIN_STD_RATIO, TRADING_DAYS,
+                          ConfigError, DataError, check_int, model_context, check_number, fmt_date, fmt_rows,
+                          get_logger)
 from .metrics import (ValidationMetrics, WFE, CollapseCheck, SignImbalanceCheck, calculate_wfe, pardo_wfe,
                              calculate_consistency_score, calculate_overfitting_ratio, strategy_returns,
                              detect_variance_collapse, detect_sign_imbalance)
