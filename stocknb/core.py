@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['INT_LIMITS', 'MULTIPLE_TESTING', 'TRADING_DAYS', 'COST_BPS', 'WFE_THRESHOLD', 'ALPHA', 'MAX_SIGN_SHARE',
-           'MIN_STD_RATIO', 'SYMBOL_RULE', 'ModelFactory', 'LOGGER_NAME', 'LOG_LEVELS', 'StocknbError', 'DataError',
-           'ConfigError', 'LeakageError', 'GateError', 'StateError', 'ArtifactError', 'check_int', 'check_limit',
-           'check_fitted', 'check_number', 'fmt_date', 'fmt_rows', 'check_symbol', 'check_inside', 'Model',
-           'check_model', 'model_context', 'project_root', 'models_dir', 'cache_dir', 'set_seed', 'get_logger',
+           'MIN_STD_RATIO', 'SYMBOL_RULE', 'ModelFactory', 'MODEL_NAME', 'LOGGER_NAME', 'LOG_LEVELS', 'StocknbError',
+           'DataError', 'ConfigError', 'LeakageError', 'GateError', 'StateError', 'ArtifactError', 'check_int',
+           'check_limit', 'check_fitted', 'check_number', 'fmt_date', 'fmt_rows', 'check_symbol', 'check_inside',
+           'Model', 'check_model', 'model_context', 'project_root', 'models_dir', 'cache_dir', 'set_seed', 'get_logger',
            'setup_logging', 'tf_log_level', 'tf_startup_kept', 'quiet_tf_startup', 'lab_doc']
 
 # %% ../nbs/00_core.ipynb #d7ce46bf
@@ -201,6 +201,9 @@ def model_context(model) -> int:
     "Feature rows `model` reads before a block's first row: its `context` attribute (0 when it has none)."
     c = getattr(model, 'context', 0)
     return check_int(c, f"{type(model).__name__}.context", 0, err=DataError)
+
+# %% ../nbs/00_core.ipynb #96ff7bd2
+MODEL_NAME = re.compile(r'[a-z][a-z0-9_]{0,31}')   # a model's name: it becomes a folder and a column
 
 # %% ../nbs/00_core.ipynb #392012bd
 def project_root() -> 'Path|None':

@@ -12,7 +12,9 @@ from typing import Callable
 from .core import ConfigError, quiet_tf_startup
 from .features import DAILY_INPUTS
 from .gbm import GBMModel, gbm_factory, train_gbm_baseline
-from .stacking import StackingEnsembleTrainer, StackMeta, meta_settings
+from .meta import StackMeta, meta_settings
+from .ensemble import StackingPredictor
+from .stacking import StackingEnsembleTrainer
 
 # %% ../nbs/12b_registry.ipynb #28c203a9
 @dataclass(frozen=True)
@@ -135,7 +137,6 @@ def _stack_train_full(cfg, run):
     return sp.meta, sp.meta.notes_
 
 def _stack_predict(models:dict, features:list, manifest:dict, df, symbol:str):
-    from stocknb.stacking import StackingPredictor
     st = models['stack']
     sp = StackingPredictor({b: models[b] for b in st.bases}, st, features, symbol, manifest)
     return sp.predict(df, symbol, allow_in_sample=True)          # the in-sample rule is the caller's

@@ -13,7 +13,7 @@ import pandas as pd
 from .core import ConfigError
 from .backtest import baseline_positions, compare_strategies, versus_buy_and_hold
 from .metrics import deflated_sharpe_ratio, probability_of_backtest_overfitting, sharpe_ratio
-from .stacking import plot_reliability
+from .calibration import plot_reliability
 from .artifacts import library_versions
 from .gate import GATE_PARTS
 

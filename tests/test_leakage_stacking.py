@@ -5,7 +5,10 @@ from stocknb.walk_forward import RidgeModel
 
 # ---------------------------------------------------------------------------------------------------------------
 # Stacking: the meta-learner, its regimes and its confidence see out-of-fold rows only, and the past only.
-from stocknb.stacking import (StackingEnsembleTrainer, StackMeta, RegimeDetector, REGIME_INPUTS, ConfidenceCalibrator)
+from stocknb.stacking import StackingEnsembleTrainer
+from stocknb.meta import StackMeta, daily_sigma
+from stocknb.regime import RegimeDetector, REGIME_INPUTS
+from stocknb.calibration import ConfidenceCalibrator
 from stocknb.features import make_dataset, perturb_after
 from stocknb.gbm import gbm_factory, GBMModel
 
@@ -90,7 +93,7 @@ class TestStackingNoLeakage:
 
     def test_confidence_settings_are_the_ones_used_and_saved(self, stacked, tmp_path):
         "The trainer's calibrator settings reach the OOS check, production and the saved stack.json unchanged."
-        from stocknb.stacking import daily_sigma, StackMeta
+
         df, ds, sv = stacked
         cfg = {'half_life': 250.0, 'level_prior': 10.0, 'slope_prior': 0.0}
         tr = StackingEnsembleTrainer(stack_bases(), n_splits=4, meta_splits=4, purge=2, confidence=cfg)
