@@ -52,24 +52,6 @@ def _add_output_args(p:argparse.ArgumentParser):
                    help='output: a compact table (default), markdown, or JSON')
     p.add_argument('--json', action='store_const', const='json', dest='format', help='same as --format json')
 
-# %% ../nbs/15_cli.ipynb #eff9d215
-def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models:bool=True):
-    from stocknb.pipeline import PipelineConfig as C
-    from stocknb.registry import base_models
-    _add_data_args(p)
-    p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
-    if train:
-        if choose_models:
-            p.add_argument('--models', nargs='+', default=list(C.models), choices=base_models(),
-                           help='models to validate')
-        p.add_argument('--validate-only', action='store_true', help='validate and report; train nothing')
-        p.add_argument('--skip-gate', '--skip-wfe-check', dest='skip_gate', action='store_true',
-                       help='train even when no model passes the gate: ALL FOUR checks (wfe, significance, collapse, '
-                            'sign) are skipped, and the manifest and every prediction say so (--skip-wfe-check is '
-                            "its older name)")
-        _add_gate_args(p)
-    _add_output_args(p)
-
 # %% ../nbs/15_cli.ipynb #54d6d4fd
 def _add_gate_args(p:argparse.ArgumentParser):
     "Gate, multiple testing, stacking and `--seed`: the options of the commands that validate and train."
@@ -106,6 +88,24 @@ def _config(a):
     if hasattr(a, 'stacking'): kw |= dict(stacking=a.stacking, multiple_testing=a.multiple_testing)
     if hasattr(a, 'model_params'): kw['model_params'] = a.model_params
     return PipelineConfig(**kw)
+
+# %% ../nbs/15_cli.ipynb #eff9d215
+def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models:bool=True):
+    from stocknb.pipeline import PipelineConfig as C
+    from stocknb.registry import base_models
+    _add_data_args(p)
+    p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
+    if train:
+        if choose_models:
+            p.add_argument('--models', nargs='+', default=list(C.models), choices=base_models(),
+                           help='models to validate')
+        p.add_argument('--validate-only', action='store_true', help='validate and report; train nothing')
+        p.add_argument('--skip-gate', '--skip-wfe-check', dest='skip_gate', action='store_true',
+                       help='train even when no model passes the gate: ALL FOUR checks (wfe, significance, collapse, '
+                            'sign) are skipped, and the manifest and every prediction say so (--skip-wfe-check is '
+                            "its older name)")
+        _add_gate_args(p)
+    _add_output_args(p)
 
 # %% ../nbs/15_cli.ipynb #2e818e66
 def cmd_data(a) -> int:

@@ -66,6 +66,16 @@ def load_data(self:ProductionPipeline, data:pd.DataFrame|None=None, # bars to us
     self._data[sym] = df
     return df
 
+# %% ../nbs/13_pipeline.ipynb #cab66f85
+@patch
+def _record(self:ProductionPipeline, rep:ValidationReport):
+    "Append `rep` to the symbol's validation history; a failure to write it is logged, not raised."
+    try: record_validation(self.root, rep)
+    except (OSError, ArtifactError) as e:
+        self._unrecorded.setdefault(rep.symbol, []).append(history_record(rep))
+        _log.warning(f"{rep.symbol}: could not record this validation in the history under {self.root} ({e}); "
+                     "`predict` in another process cannot compare the saved model with it")
+
 # %% ../nbs/13_pipeline.ipynb #949e57a2
 @patch
 def run_validation(self:ProductionPipeline,
@@ -77,16 +87,6 @@ def run_validation(self:ProductionPipeline,
     self.report_ = validate_models(self.config, self.load_data(data), loaded=data is None, progress=progress)
     if record: self._record(self.report_)
     return self.report_
-
-# %% ../nbs/13_pipeline.ipynb #cab66f85
-@patch
-def _record(self:ProductionPipeline, rep:ValidationReport):
-    "Append `rep` to the symbol's validation history; a failure to write it is logged, not raised."
-    try: record_validation(self.root, rep)
-    except (OSError, ArtifactError) as e:
-        self._unrecorded.setdefault(rep.symbol, []).append(history_record(rep))
-        _log.warning(f"{rep.symbol}: could not record this validation in the history under {self.root} ({e}); "
-                     "`predict` in another process cannot compare the saved model with it")
 
 # %% ../nbs/13_pipeline.ipynb #43501331
 @patch

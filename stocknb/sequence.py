@@ -75,6 +75,18 @@ def sequence_windows(A:np.ndarray, # (rows, features) float array
     W = np.lib.stride_tricks.sliding_window_view(A, lookback, axis=0)     # (rows − lookback + 1, features, lookback)
     return np.ascontiguousarray(W[rows - (lookback - 1)].transpose(0, 2, 1))
 
+# %% ../nbs/09a_sequence.ipynb #84ca82a4
+def _check_features(f) -> list|None:
+    "`features` as a list of distinct column names (or None); a `ConfigError` otherwise."
+    if f is None: return None
+    if isinstance(f, str) or not isinstance(f, (list, tuple)) or not all(isinstance(c, str) for c in f):
+        raise ConfigError(f"features must be a list of column names; got {f!r}")
+    f = list(f)
+    if not f: raise ConfigError("features is empty: name at least one column (or None for every column)")
+    dup = sorted({c for c in f if f.count(c) > 1})
+    if dup: raise ConfigError(f"features names {dup} more than once")
+    return f
+
 # %% ../nbs/09a_sequence.ipynb #e493d356
 _log = get_logger(__name__)
 LOSSES = {'anti_collapse': AntiCollapseDirectionalLoss, 'directional_huber': DirectionalHuberLoss}
@@ -107,18 +119,6 @@ class SequenceModel:
         store = locals(); store.pop('self')
         for k, v in store.items(): setattr(self, k, v)
         self._check_settings()
-
-# %% ../nbs/09a_sequence.ipynb #84ca82a4
-def _check_features(f) -> list|None:
-    "`features` as a list of distinct column names (or None); a `ConfigError` otherwise."
-    if f is None: return None
-    if isinstance(f, str) or not isinstance(f, (list, tuple)) or not all(isinstance(c, str) for c in f):
-        raise ConfigError(f"features must be a list of column names; got {f!r}")
-    f = list(f)
-    if not f: raise ConfigError("features is empty: name at least one column (or None for every column)")
-    dup = sorted({c for c in f if f.count(c) > 1})
-    if dup: raise ConfigError(f"features names {dup} more than once")
-    return f
 
 # %% ../nbs/09a_sequence.ipynb #7106e5b6
 @patch

@@ -460,6 +460,25 @@ def _parallel(fn, jobs:list, backend:str, progress, desc:str) -> list:
         delayed(_in_worker)(fn, *guard, *j) for j in jobs)
     return list(tqdm(it, total=len(jobs), desc=desc, disable=None if progress is None else not progress))
 
+# %% ../nbs/14_universe.ipynb #e7028858
+def _result(outs:list, trains:list, models:list, config:dict, where:str, seconds:float,
+            correction:dict) -> UniverseResult:
+    "Collect the workers' outputs (validation, then training) into a `UniverseResult`."
+    tr = {t['symbol']: t for t in trains}
+    table = pd.DataFrame([r for o in outs for r in _rows(o, models, tr.get(o['symbol']) if trains else None)])
+    fails = pd.DataFrame([{'symbol': o['symbol'], 'stage': 'validation', **o['error']} for o in outs if o['error']] +
+                         [{'symbol': t['symbol'], 'stage': 'training', **t['error']} for t in trains if t['error']],
+                         columns=['symbol', 'stage', 'error_type', 'error'])
+    ran = [o for o in outs if o['report'] is not None]
+    have = [m for m in models if all(m in o['report']['oof'] for o in ran)]
+    preds = {m: _side_by_side(ran, lambda r, m=m: r['oof'][m]) for m in have}
+    W = pd.DataFrame([{'pid': o['pid'], 'symbol': o['symbol'], 'seconds': o['seconds'], 'rss': o['peak_rss_mb']}
+                      for o in outs + trains])
+    workers = W.groupby('pid').agg(symbols=('symbol', 'nunique'), seconds=('seconds', 'sum'),
+                                   peak_rss_mb=('rss', 'max')).reset_index()
+    return UniverseResult(table, fails, preds if ran else {}, _side_by_side(ran, lambda r: r['y']),
+                          _side_by_side(ran, lambda r: r['close']), workers, config, where, seconds, correction)
+
 # %% ../nbs/14_universe.ipynb #69c0a893
 def run_universe(symbols=None, # tickers (list or 'A,B,C'); None: every bundled symbol or every CSV in `data_dir`
                  config:'PipelineConfig|None'=None, # the run's settings (its symbol and data settings are replaced)
@@ -490,25 +509,6 @@ def run_universe(symbols=None, # tickers (list or 'A,B,C'); None: every bundled 
         jobs = [(o['symbol'], src[o['symbol']], base, o['report']['validation']) for o in outs if o['report']]
         trains = _parallel(train_symbol, jobs, backend, progress, 'training') if train else []
     return _result(outs, trains, models, base, where, time.perf_counter() - t0, correction)
-
-# %% ../nbs/14_universe.ipynb #e7028858
-def _result(outs:list, trains:list, models:list, config:dict, where:str, seconds:float,
-            correction:dict) -> UniverseResult:
-    "Collect the workers' outputs (validation, then training) into a `UniverseResult`."
-    tr = {t['symbol']: t for t in trains}
-    table = pd.DataFrame([r for o in outs for r in _rows(o, models, tr.get(o['symbol']) if trains else None)])
-    fails = pd.DataFrame([{'symbol': o['symbol'], 'stage': 'validation', **o['error']} for o in outs if o['error']] +
-                         [{'symbol': t['symbol'], 'stage': 'training', **t['error']} for t in trains if t['error']],
-                         columns=['symbol', 'stage', 'error_type', 'error'])
-    ran = [o for o in outs if o['report'] is not None]
-    have = [m for m in models if all(m in o['report']['oof'] for o in ran)]
-    preds = {m: _side_by_side(ran, lambda r, m=m: r['oof'][m]) for m in have}
-    W = pd.DataFrame([{'pid': o['pid'], 'symbol': o['symbol'], 'seconds': o['seconds'], 'rss': o['peak_rss_mb']}
-                      for o in outs + trains])
-    workers = W.groupby('pid').agg(symbols=('symbol', 'nunique'), seconds=('seconds', 'sum'),
-                                   peak_rss_mb=('rss', 'max')).reset_index()
-    return UniverseResult(table, fails, preds if ran else {}, _side_by_side(ran, lambda r: r['y']),
-                          _side_by_side(ran, lambda r: r['close']), workers, config, where, seconds, correction)
 
 # %% ../nbs/14_universe.ipynb #5d568b26
 def cross_sectional_ic(pred:pd.DataFrame, # date × symbol: predicted next-day returns
