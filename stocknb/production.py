@@ -62,6 +62,20 @@ def production_set(rep) -> tuple:
     if rep.passed: return list(rep.passed), False
     return [*rep.config.models, *ens], True
 
+# %% ../nbs/12g_production.ipynb #25d71b49
+def _manifest(rep, ds, use:list, overridden:bool, notes:dict, c:PipelineConfig) -> dict:
+    "The production manifest of models `use` trained on `ds` with settings `c` after validation `rep`."
+    R = rep.results
+    return production_manifest(
+        rep.symbol, use, c.to_dict(), list(ds.X.columns),
+        rep.data | {'training_first_date': f"{ds.X.index[0]:%Y-%m-%d}",
+                    'training_last_date': f"{ds.X.index[-1]:%Y-%m-%d}"},
+        {m: {'oof': R[m].oof_metrics.to_dict(), 'wfe': float(R[m].wfe), 'wfe_reason': R[m].wfe.reason,
+             'pardo_wfe': float(R[m].pardo_wfe), 'consistency': R[m].consistency} for m in R},
+        {m: g.to_dict() for m, g in rep.gates.items()},
+        {m: {'accuracy': R[m].oof_metrics.direction_accuracy, 'pred_std': R[m].oof_metrics.pred_std} for m in use},
+        rep.id, rep.created, overridden, list(rep.gate_parts), notes)
+
 # %% ../nbs/12g_production.ipynb #847e3684
 def train_models(rep, # the validation production follows
                  df:pd.DataFrame, # its bars (`rep.check_bars` proved them the same)
@@ -78,20 +92,6 @@ def train_models(rep, # the validation production follows
         models[name], notes[name] = MODELS[name].train_full(c, run)
         run.fitted[name] = models[name]
     return ProductionModel(c.symbol, models, list(ds.X.columns), _manifest(rep, ds, use, overridden, notes, c), c)
-
-# %% ../nbs/12g_production.ipynb #25d71b49
-def _manifest(rep, ds, use:list, overridden:bool, notes:dict, c:PipelineConfig) -> dict:
-    "The production manifest of models `use` trained on `ds` with settings `c` after validation `rep`."
-    R = rep.results
-    return production_manifest(
-        rep.symbol, use, c.to_dict(), list(ds.X.columns),
-        rep.data | {'training_first_date': f"{ds.X.index[0]:%Y-%m-%d}",
-                    'training_last_date': f"{ds.X.index[-1]:%Y-%m-%d}"},
-        {m: {'oof': R[m].oof_metrics.to_dict(), 'wfe': float(R[m].wfe), 'wfe_reason': R[m].wfe.reason,
-             'pardo_wfe': float(R[m].pardo_wfe), 'consistency': R[m].consistency} for m in R},
-        {m: g.to_dict() for m, g in rep.gates.items()},
-        {m: {'accuracy': R[m].oof_metrics.direction_accuracy, 'pred_std': R[m].oof_metrics.pred_std} for m in use},
-        rep.id, rep.created, overridden, list(rep.gate_parts), notes)
 
 # %% ../nbs/12g_production.ipynb #52e7b8e8
 @patch
@@ -209,6 +209,24 @@ def last_features(pm:ProductionModel, df:pd.DataFrame, # validated bars, at leas
                         f"{df.index[-1]:%Y-%m-%d}) are not all finite")
     return X
 
+# %% ../nbs/12g_production.ipynb #880ad258
+def _ensemble_prediction(pm:ProductionModel, name:str, df:pd.DataFrame, sym:str, notes:list,
+                         in_sample:bool) -> PredictionResult:
+    "Ensemble `name`'s `PredictionResult` for the last bar of `df` (`pm` holds it and its bases)."
+    r = MODELS[name].predict(pm.models, pm.features, pm.manifest, df, sym)   # the in-sample rule was the caller's
+    r.oof_hit_rate = float(pm.manifest['oof'][name]['accuracy'])
+    r.gate_overridden, r.in_sample, r.notes = bool(pm.manifest.get('gate_overridden', False)), in_sample, notes
+    return r
+
+def _hit_rate(pm, per): return float(np.mean([pm.manifest['oof'][m]['accuracy'] for m in per]))
+
+def _position(pm, pred) -> float:
+    "The position for `pred` by the model's `position_method` (the scaled rule uses its OOF prediction std)."
+    c, oof = pm.config, pm.manifest['oof']
+    if c.position_method != 'scaled': return float(c.positions([pred]).iloc[0])
+    scale = float(np.mean([oof[m]['pred_std'] for m in oof]))
+    return float(c.positions([pred], scale=scale if scale > 0 else None).iloc[0])
+
 # %% ../nbs/12g_production.ipynb #3e85ae1c
 def predict_next(pm:ProductionModel, # the production model
                  df:pd.DataFrame, # validated bars; the prediction is for the business day after the last
@@ -227,21 +245,3 @@ def predict_next(pm:ProductionModel, # the production model
     return PredictionResult(sym, f"{as_of:%Y-%m-%d}", f"{as_of + pd.offsets.BDay(1):%Y-%m-%d}", pred, direction,
                             _hit_rate(pm, per), _position(pm, pred), list(per), per,
                             bool(pm.manifest.get('gate_overridden', False)), in_sample, notes)
-
-# %% ../nbs/12g_production.ipynb #880ad258
-def _ensemble_prediction(pm:ProductionModel, name:str, df:pd.DataFrame, sym:str, notes:list,
-                         in_sample:bool) -> PredictionResult:
-    "Ensemble `name`'s `PredictionResult` for the last bar of `df` (`pm` holds it and its bases)."
-    r = MODELS[name].predict(pm.models, pm.features, pm.manifest, df, sym)   # the in-sample rule was the caller's
-    r.oof_hit_rate = float(pm.manifest['oof'][name]['accuracy'])
-    r.gate_overridden, r.in_sample, r.notes = bool(pm.manifest.get('gate_overridden', False)), in_sample, notes
-    return r
-
-def _hit_rate(pm, per): return float(np.mean([pm.manifest['oof'][m]['accuracy'] for m in per]))
-
-def _position(pm, pred) -> float:
-    "The position for `pred` by the model's `position_method` (the scaled rule uses its OOF prediction std)."
-    c, oof = pm.config, pm.manifest['oof']
-    if c.position_method != 'scaled': return float(c.positions([pred]).iloc[0])
-    scale = float(np.mean([oof[m]['pred_std'] for m in oof]))
-    return float(c.positions([pred], scale=scale if scale > 0 else None).iloc[0])

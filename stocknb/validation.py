@@ -158,15 +158,6 @@ def plot(self:ValidationReport):
     fig.suptitle(f"{self.symbol}: validation report"); fig.tight_layout()
     return fig
 
-# %% ../nbs/12f_validation.ipynb #6e322268
-@patch
-def to_html(self:ValidationReport,
-            path:str|Path|None=None, # write the page to this file (atomically); None: only return it
-            data:pd.DataFrame|None=None, # the validated bars (None: loaded again from the source, hash-checked)
-           ) -> str:
-    "The report as one self-contained HTML page (`report.report_html`: gate, folds, equity vs buy & hold, ...)."
-    return report_html(self, path, data)
-
 # %% ../nbs/12f_validation.ipynb #f440d368
 @patch
 def corrected(self:ValidationReport,
@@ -229,6 +220,15 @@ def bars(self:ValidationReport, data:pd.DataFrame|None=None, # the validated bar
         raise DataError(f"{self.symbol}: these bars are not the ones validated ({d['first_date']} … "
                         f"{d['last_date']}, sha256 {d['sha256'][:12]}…); a report must show the run's own data")
     return data
+
+# %% ../nbs/12f_validation.ipynb #6e322268
+@patch
+def to_html(self:ValidationReport,
+            path:str|Path|None=None, # write the page to this file (atomically); None: only return it
+            data:pd.DataFrame|None=None, # the validated bars (None: loaded again from the source, hash-checked)
+           ) -> str:
+    "The report as one self-contained HTML page (`report.report_html`: gate, folds, equity vs buy & hold, ...)."
+    return report_html(self, path, data)
 
 # %% ../nbs/12f_validation.ipynb #c2a44380
 def _revalidate(data_given:bool) -> str:
