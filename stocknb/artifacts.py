@@ -258,6 +258,16 @@ def write_manifest(folder:str|Path, # a folder of artifact files
     write_json(folder/MANIFEST, man)
     return man
 
+# %% ../nbs/11a_artifacts.ipynb #1b25b949
+def _swap(root:Path, tmp:Path, dest:Path, old:Path):
+    "Move `dest` aside to `old` and `tmp` into place; if the second move fails, put `old` back before raising."
+    moved = dest.exists()
+    if moved: os.replace(dest, old)
+    try: os.replace(tmp, dest)
+    except BaseException:
+        if moved: os.replace(old, dest)
+        raise
+
 # %% ../nbs/11a_artifacts.ipynb #356b0da8
 def write_artifact(dest:str|Path, # the folder to create or replace, e.g. saved_models/AAPL
                    writer:Callable[[Path], None], # fills the folder it is given with the artifact's files
@@ -289,16 +299,6 @@ def write_artifact(dest:str|Path, # the folder to create or replace, e.g. saved_
                                 "the previous artifact, if any, is untouched") from e
         _remove(root, old)
     return dest
-
-# %% ../nbs/11a_artifacts.ipynb #1b25b949
-def _swap(root:Path, tmp:Path, dest:Path, old:Path):
-    "Move `dest` aside to `old` and `tmp` into place; if the second move fails, put `old` back before raising."
-    moved = dest.exists()
-    if moved: os.replace(dest, old)
-    try: os.replace(tmp, dest)
-    except BaseException:
-        if moved: os.replace(old, dest)
-        raise
 
 # %% ../nbs/11a_artifacts.ipynb #2ebd9e16
 def _check_files(src:Path, listed:dict):
