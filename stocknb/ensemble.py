@@ -16,8 +16,7 @@ from .data import validate_ohlcv
 from .features import build_features
 from .backtest import PredictionResult
 from .artifacts import read_model_set
-from .regime import REGIME_FEATURES
-from .meta import AGREEMENT, StackMeta, meta_inputs
+from .meta import DESCRIBED, StackMeta, meta_inputs
 
 # %% ../nbs/11e_ensemble.ipynb #55eaaa35
 @dataclass(eq=False)
@@ -72,8 +71,8 @@ def predict(self:StackingPredictor, df:pd.DataFrame, # recent OHLCV bars, ending
         'up' if pred > 0 else 'down' if pred < 0 else 'flat', self.meta.confidence_.hit_rate_, float(r['position']),
         [*self.meta.bases, 'stack'], {m: float(r[m]) for m in self.meta.bases},
         in_sample=bool(in_sample), notes=[f"in-sample: trained on labels through {last}"] if in_sample else [],
-        confidence=float(r['confidence']), regime={k: float(r[k]) for k in REGIME_FEATURES},
-        agreement={k: float(r[k]) for k in AGREEMENT})
+        confidence=float(r['confidence']), regime={k: float(r[k]) for k in DESCRIBED['regime']},
+        agreement={k: float(r[k]) for k in DESCRIBED['agreement']})
 
 # %% ../nbs/11e_ensemble.ipynb #5590b5b0
 @patch(cls_method=True)
