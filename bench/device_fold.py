@@ -25,7 +25,7 @@ def main():
     import keras
     from stocknb.data import planted_signal_ohlcv
     from stocknb.features import make_dataset
-    from stocknb.registry import NETWORKS, SEQUENCE_PRESETS
+    from stocknb.networks import NETWORKS, SEQUENCE_PRESETS
     from stocknb.sequence import has_gpu, sequence_factory
     from stocknb.walk_forward import WalkForwardValidator, _run_fold
     ds = make_dataset(planted_signal_ohlcv(2000 if a.quick else a.n, phi=0.2, seed=0))

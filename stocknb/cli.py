@@ -189,11 +189,13 @@ def cmd_report(a) -> int:
 
 # %% ../nbs/15_cli.ipynb #d1ed6fcd
 def _add_train_args(p:argparse.ArgumentParser):
-    from stocknb.registry import SEQUENCE_PRESETS
-    p.add_argument('model', choices=list(SEQUENCE_PRESETS), help='lstm (LSTM+Transformer) or xlstm (xLSTM-TS)')
+    from stocknb.registry import MODELS
+    presets = {m: s.preset for m, s in MODELS.items() if 'lookback' in s.preset}    # the sequence models'
+    p.add_argument('model', choices=list(presets), help='lstm (LSTM+Transformer) or xlstm (xLSTM-TS)')
     def dflt(k):                                                    # the preset the pipeline uses, per model
-        v = {m: SEQUENCE_PRESETS[m][k] for m in SEQUENCE_PRESETS}
-        return f"default {v['lstm']:g}" if len(set(v.values())) == 1 else ', '.join(f"{m} {x:g}" for m, x in v.items())
+        v = {m: presets[m][k] for m in presets}
+        if len(set(v.values())) == 1: return f"default {v[next(iter(v))]:g}"
+        return ', '.join(f"{m} {x:g}" for m, x in v.items())
     p.add_argument('--epochs', type=int, default=None,
                    help=f"most epochs per fit, {_lim('epochs')} ({dflt('epochs')}; early stopping ends sooner)")
     p.add_argument('--batch-size', type=int, default=None,

@@ -16,9 +16,6 @@ from .core import ArtifactError, ConfigError, DataError
 from .data import load_ohlcv, planted_signal_ohlcv
 from .artifacts import json_sha256, read_json, write_artifact, write_json
 from .pipeline import PipelineConfig, ProductionPipeline
-from .registry import MODELS, loaders
-from .stacking import StackingEnsembleTrainer
-from .ensemble import StackingPredictor
 from .universe import run_universe
 from .cli import main
 
@@ -283,8 +280,6 @@ def run_python_case(name:str, # the case's name in `cases`
     _expect(models_snapshot(world/'models') == models_before, f"{name}: a saved model changed")
     return {'case': name, 'error': type(got).__name__, 'message': str(got).replace(str(world), '…')[:150]}
 
-def _xgb_base() -> dict: return {'xgb': MODELS['xgb'].factory(PipelineConfig())}
-
 # %% ../nbs/16_reliability.ipynb #e2fc365e
 PY_CONFIG = {  # settings and data, in Python words
     'config-n-splits-as-string': (lambda w: PipelineConfig(n_splits='5'), ConfigError,
@@ -325,7 +320,7 @@ PY_CONFIG = {  # settings and data, in Python words
 }
 
 # %% ../nbs/16_reliability.ipynb #e60fb7a3
-PY_STACK = {  # the stack and its settings
+PY_STACK = {  # the stack's settings, and the run's
     'config-stack-unknown-setting': (lambda w: PipelineConfig(model_params={'stack': {'depth': 2}}), ConfigError,
         "PipelineConfig.model_params['stack']: unknown meta-learner setting(s) ['depth']"),
     'config-stack-bad-booster-param': (lambda w: PipelineConfig(model_params={'stack': {'params': {'max_dept': 1}}}),
@@ -339,24 +334,6 @@ PY_STACK = {  # the stack and its settings
         "PipelineConfig.stacking must be True or False"),
     'config-multiple-testing-unknown': (lambda w: PipelineConfig(multiple_testing='bonferroni'), ConfigError,
         "PipelineConfig.multiple_testing must be one of 'holm', 'bh', 'none'; got 'bonferroni'"),
-    'stack-base-name-is-a-path': (
-        lambda w: StackingEnsembleTrainer({'../x': MODELS['xgb'].factory(PipelineConfig())}), ConfigError,
-        "base model name(s) ['../x'] are not plain names or are reserved"),
-    'stack-base-name-reserved': (lambda w: StackingEnsembleTrainer({'adx': MODELS['xgb'].factory(PipelineConfig())}),
-        ConfigError, "base model name(s) ['adx'] are not plain names or are reserved"),
-    'stack-base-not-callable': (lambda w: StackingEnsembleTrainer({'xgb': 3}), ConfigError,
-        "base model(s) ['xgb'] are not factories (zero-argument callables)"),
-    'stack-no-bases': (lambda w: StackingEnsembleTrainer({}), ConfigError,
-        "base_models must be a dict of name -> model factory"),
-    'stack-kelly-fraction': (
-        lambda w: StackingEnsembleTrainer(_xgb_base(), kelly_fraction=2),
-        ConfigError, "kelly_fraction must be a finite number in (0, 1]; got 2"),
-    'stack-confidence-unknown': (lambda w: StackingEnsembleTrainer(_xgb_base(), confidence={'halflife': 250}),
-        ConfigError, "confidence settings {'halflife': 250}"),
-    'stack-confidence-half-life': (lambda w: StackingEnsembleTrainer(_xgb_base(), confidence={'half_life': -1}),
-        ConfigError, "half_life must be a finite number in (0, inf); got -1"),
-    'stack-load-without-stack': (lambda w: StackingPredictor.load('NONE', w/'models', loaders()), ArtifactError,
-        "no saved model at"),
 }
 
 # %% ../nbs/16_reliability.ipynb #ea3410e0

@@ -37,7 +37,7 @@ def test_pipeline_validates_gates_and_saves_an_lstm(trained):
     meta = json.loads((root/'RW'/'lstm'/'sequence.json').read_text())
     assert meta['builder'] == 'lstm_transformer' and meta['settings']['lookback'] == 8
     from stocknb.features import DAILY_INPUTS
-    from stocknb.registry import SEQUENCE_PRESETS
+    from stocknb.networks import SEQUENCE_PRESETS
     assert meta['settings']['features'] == list(DAILY_INPUTS) == meta['feature_names']   # the preset, used and saved
     assert meta['settings']['patience'] == 1 and SEQUENCE_PRESETS['lstm']['patience'] == 20   # model_params win
     assert meta['settings']['seed'] == pipe.config.seed
