@@ -1,4 +1,4 @@
-"""One walk-forward fold of the pipeline's sequence models (their `SEQUENCE_PRESETS`) on a planted AR(1), on the
+"""One walk-forward fold of the pipeline's sequence models (their registry presets) on a planted AR(1), on the
 device the Keras backend sees: seconds, epochs, test accuracy, NaN count and the dtype policy used.
 
     KERAS_BACKEND=jax python bench/device_fold.py                  # last of 5 folds, 8,000 days, mixed precision on
@@ -25,17 +25,18 @@ def main():
     import keras
     from stocknb.data import planted_signal_ohlcv
     from stocknb.features import make_dataset
-    from stocknb.networks import NETWORKS, SEQUENCE_PRESETS
-    from stocknb.sequence import has_gpu, sequence_factory
+    from stocknb.config import PipelineConfig
+    from stocknb.registry import MODELS
+    from stocknb.sequence import has_gpu
     from stocknb.walk_forward import WalkForwardValidator, _run_fold
     ds = make_dataset(planted_signal_ohlcv(2000 if a.quick else a.n, phi=0.2, seed=0))
     fold = WalkForwardValidator(n_splits=5).folds(ds.X)[a.fold]
     print(f"keras {keras.__version__} ({keras.backend.backend()}), GPU visible: {has_gpu()}, mixed={a.mixed}; "
           f"{len(ds.X):,} rows, fold {a.fold}: train {len(fold.train)}, val {len(fold.val)}, test {len(fold.test)}")
     for m in a.models:
-        kw = {**SEQUENCE_PRESETS[m], 'mixed_precision': a.mixed, 'verbose': 0, **({'epochs': 3} if a.quick else {})}
+        kw = {'mixed_precision': a.mixed, 'verbose': 0, **({'epochs': 3} if a.quick else {})}
         made = []
-        def factory(f=sequence_factory(NETWORKS[m]().builder_name, **kw)):
+        def factory(f=MODELS[m].factory(PipelineConfig(models=(m,), seed=0, model_params={m: kw}))):
             made.append(f()); return made[-1]
         t0 = time.perf_counter()
         r = _run_fold(factory, ds.X, ds.y, fold, score_train=False)

@@ -22,7 +22,6 @@ from .artifacts import (check_writable, append_history, read_history, iso_time, 
                                production_manifest, write_model_set, read_model_set)
 from .config import PipelineConfig
 
-# %% ../nbs/12g_production.ipynb #c58ba671
 _log = get_logger(__name__)
 
 # %% ../nbs/12g_production.ipynb #d3023f60

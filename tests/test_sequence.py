@@ -37,9 +37,9 @@ def test_pipeline_validates_gates_and_saves_an_lstm(trained):
     meta = json.loads((root/'RW'/'lstm'/'sequence.json').read_text())
     assert meta['builder'] == 'lstm_transformer' and meta['settings']['lookback'] == 8
     from stocknb.features import DAILY_INPUTS
-    from stocknb.networks import SEQUENCE_PRESETS
+    from stocknb.registry import MODELS
     assert meta['settings']['features'] == list(DAILY_INPUTS) == meta['feature_names']   # the preset, used and saved
-    assert meta['settings']['patience'] == 1 and SEQUENCE_PRESETS['lstm']['patience'] == 20   # model_params win
+    assert meta['settings']['patience'] == 1 and MODELS['lstm'].preset['patience'] == 20   # model_params win
     assert meta['settings']['seed'] == pipe.config.seed
     assert meta['settings']['epochs'] == pm.models['lstm'].epochs    # the epoch count it trained with, saved
     assert pm.manifest['gate_overridden'] is True
