@@ -1,0 +1,57 @@
+"""The main job on the bundled AAPL with every model and the stack, `stocknb run --symbol AAPL --models xgb lgbm lstm
+xlstm --stacking`, run with another commit's code (a git worktree) and with this checkout's, one after the other in
+the same run: wall seconds, peak memory of the command's process, its exit code (3: the gate refused every model).
+
+    python bench/full_run.py --before 8fb2f8a          # the issue 24 baseline, then this checkout
+    python bench/full_run.py --before HEAD --quick     # xgb alone, validation only: checks that it runs
+
+Issue 24's target: ≤ 3 minutes on 2 cores, measured with nothing else running."""
+import argparse, json, os, resource, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL = ['--models', 'xgb', 'lgbm', 'lstm', 'xlstm', '--stacking']
+QUICK = ['--models', 'xgb', '--validate-only']
+
+def child(args:list) -> dict:
+    "Run the command in a fresh process; its seconds and peak resident memory (this child process only)."
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        r = subprocess.run([sys.executable, '-m', 'stocknb.cli', 'run', '--symbol', 'AAPL', *args, '--models-dir', out],
+                           capture_output=True, text=True, cwd=out)
+        s = time.perf_counter() - t0
+    return {'seconds': s, 'peak_mib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            'exit': r.returncode, 'tail': r.stdout[-400:] + r.stderr[-400:]}
+
+def _side(tree:Path, args:list) -> dict:
+    "One measurement in its own interpreter, importing stocknb from `tree`."
+    env = os.environ | {'PYTHONPATH': str(tree), 'OMP_WAIT_POLICY': 'PASSIVE', 'TF_CPP_MIN_LOG_LEVEL': '2'}
+    code = f"import json, sys; sys.path.insert(0, {str(ROOT/'bench')!r}); from full_run import child; " \
+           f"print(json.dumps(child({args!r})))"
+    r = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    rows = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
+    if r.returncode or not rows: sys.exit(f"the run on {tree} failed:\n{r.stderr[-3000:]}")
+    if rows[0]['exit'] not in (0, 3): sys.exit(f"the command on {tree} exited {rows[0]['exit']}:\n{rows[0]['tail']}")
+    return rows[0]
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--before', default='HEAD', help='the commit to compare with (default HEAD)')
+    p.add_argument('--quick', action='store_true', help='xgb alone, validation only')
+    a = p.parse_args()
+    args = QUICK if a.quick else FULL
+    sha = subprocess.run(['git', 'rev-parse', '--short', a.before], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    wt = Path(tempfile.mkdtemp(prefix=f'stocknb-{sha}-'))/'tree'
+    subprocess.run(['git', 'worktree', 'add', '--detach', '-q', str(wt), sha], cwd=ROOT, check=True)
+    try: before, after = _side(wt, args), _side(ROOT, args)
+    finally: subprocess.run(['git', 'worktree', 'remove', '--force', str(wt)], cwd=ROOT, check=True)
+    print(f"stocknb run --symbol AAPL {' '.join(args)}; {os.cpu_count()} cores")
+    for name, r in ((sha, before), ('this checkout', after)):
+        print(f"{name:<15}{r['seconds']:>8.1f} s{r['peak_mib']:>8.0f} MiB peak   exit {r['exit']}")
+    from _report import report           # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
+    report('full_run', f"seconds, {sha} / this checkout", before['seconds'] / after['seconds'], 1.0)
+    if not a.quick: report('full_run', 'seconds of the full AAPL run (target ≤ 180)', after['seconds'], 180.0,
+                           'lower', unit='s')
+
+if __name__ == '__main__': main()
