@@ -40,12 +40,8 @@ def main():
     p.add_argument('--quick', action='store_true', help='xgb alone, validation only')
     a = p.parse_args()
     args = QUICK if a.quick else FULL
-    sha = subprocess.run(['git', 'rev-parse', '--short', a.before], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout.strip()
-    wt = Path(tempfile.mkdtemp(prefix=f'stocknb-{sha}-'))/'tree'
-    subprocess.run(['git', 'worktree', 'add', '--detach', '-q', str(wt), sha], cwd=ROOT, check=True)
-    try: before, after = _side(wt, args), _side(ROOT, args)
-    finally: subprocess.run(['git', 'worktree', 'remove', '--force', str(wt)], cwd=ROOT, check=True)
+    from _worktree import worktree       # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
+    with worktree(a.before) as (sha, wt): before, after = _side(wt, args), _side(ROOT, args)
     print(f"stocknb run --symbol AAPL {' '.join(args)}; {os.cpu_count()} cores")
     for name, r in ((sha, before), ('this checkout', after)):
         print(f"{name:<15}{r['seconds']:>8.1f} s{r['peak_mib']:>8.0f} MiB peak   exit {r['exit']}")

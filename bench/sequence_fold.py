@@ -95,12 +95,8 @@ def main():
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: return child(a)
-    sha = subprocess.run(['git', 'rev-parse', '--short', a.before], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout.strip()
-    wt = Path(tempfile.mkdtemp(prefix=f'stocknb-{sha}-'))/'tree'
-    subprocess.run(['git', 'worktree', 'add', '--detach', '-q', str(wt), sha], cwd=ROOT, check=True)
-    try: before, after = _side(wt, a), _side(ROOT, a)
-    finally: subprocess.run(['git', 'worktree', 'remove', '--force', str(wt)], cwd=ROOT, check=True)
+    from _worktree import worktree       # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
+    with worktree(a.before) as (sha, wt): before, after = _side(wt, a), _side(ROOT, a)
     which = 'all 5 folds in turn' if a.fold is None else f'fold {a.fold} of 5 alone'
     print(f"before = {sha}, after = this checkout; {which}; {os.cpu_count()} cores; each pair: before, after")
     print(f"{'data':<8}{'model':<6}{'s/fold':>16}{'1st fold s':>16}{'s/epoch':>16}{'epochs':>11}{'arith %':>14}"
