@@ -4,14 +4,15 @@
 
 # %% auto #0
 __all__ = ['INT_LIMITS', 'MULTIPLE_TESTING', 'TRADING_DAYS', 'COST_BPS', 'WFE_THRESHOLD', 'ALPHA', 'MAX_SIGN_SHARE',
-           'MIN_STD_RATIO', 'SYMBOL_RULE', 'ModelFactory', 'MODEL_NAME', 'LOGGER_NAME', 'LOG_LEVELS', 'StocknbError',
-           'DataError', 'ConfigError', 'LeakageError', 'GateError', 'StateError', 'ArtifactError', 'check_int',
-           'check_limit', 'check_fitted', 'check_number', 'fmt_date', 'fmt_rows', 'check_symbol', 'check_inside',
-           'Model', 'check_model', 'model_context', 'project_root', 'models_dir', 'cache_dir', 'set_seed', 'get_logger',
-           'setup_logging', 'tf_log_level', 'tf_startup_kept', 'quiet_tf_startup', 'lab_doc']
+           'MIN_STD_RATIO', 'SYMBOL_RULE', 'ModelFactory', 'MODEL_NAME', 'LOGGER_NAME', 'LOG_LEVELS', 'RECOMPUTE_ENV',
+           'StocknbError', 'DataError', 'ConfigError', 'LeakageError', 'GateError', 'StateError', 'ArtifactError',
+           'check_int', 'check_limit', 'check_fitted', 'check_number', 'fmt_date', 'fmt_rows', 'check_symbol',
+           'check_inside', 'Model', 'check_model', 'model_context', 'project_root', 'models_dir', 'cache_dir',
+           'set_seed', 'get_logger', 'setup_logging', 'tf_log_level', 'tf_startup_kept', 'quiet_tf_startup',
+           'stored_tables', 'lab_doc']
 
 # %% ../nbs/00_core.ipynb #d7ce46bf
-import contextlib, inspect, logging, math, numbers, os, random, re, sys, tempfile
+import contextlib, inspect, logging, math, numbers, os, random, re, sys, tempfile, time
 from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 from pathlib import Path
 import numpy as np
@@ -334,6 +335,93 @@ def quiet_tf_startup():
         if kept: os.write(2, kept.encode())
         py = logging.getLogger('tensorflow')
         if level >= 2 and py.level == logging.NOTSET: py.setLevel(logging.ERROR)
+
+# %% ../nbs/00_core.ipynb #7aa45332
+def _table_json(df) -> dict:
+    "A DataFrame as JSON-ready lists that read back to the same values (floats keep all their digits)."
+    import pandas as pd
+    plain = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+    idx = df.index.strftime('%Y-%m-%dT%H:%M:%S') if isinstance(df.index, pd.DatetimeIndex) else df.index   # dates: ISO
+    return {'index_names': list(df.index.names), 'index_dtype': str(df.index.dtype),
+            'index': [list(i) if isinstance(i, tuple) else i for i in idx.tolist()],
+            'columns': [str(c) for c in df.columns], 'dtypes': [str(t) for t in df.dtypes],
+            'data': [[plain(v) for v in df[c].tolist()] for c in df.columns]}
+
+def _table_from(j:dict):
+    "The DataFrame `_table_json` wrote."
+    import pandas as pd
+    names = j['index_names']
+    index = (pd.MultiIndex.from_tuples([tuple(i) for i in j['index']], names=names) if len(names) > 1
+             else pd.Index(j['index'], name=names[0]).astype(j['index_dtype']))
+    cols = {c: pd.Series(np.array(v, dtype=float) if t.startswith('float') else v, index=index).astype(t)
+            for c, t, v in zip(j['columns'], j['dtypes'], j['data'])}
+    return pd.DataFrame(cols, index=index)
+
+# %% ../nbs/00_core.ipynb #dc413d1e
+RECOMPUTE_ENV = 'STOCKNB_RECOMPUTE'   # set to 1: every notebook recomputes its stored results (hours on 2 cores)
+
+def _same_tables(new:dict, old:dict, rtol:float) -> list:
+    "What differs between two {name: DataFrame}: names, shapes, labels, or values beyond `rtol` (floats)."
+    import pandas as pd
+    if set(new) != set(old): return [f"tables {sorted(new)} != stored {sorted(old)}"]
+    bad = []
+    for k in new:
+        a, b = new[k], old[k]
+        if a.shape != b.shape or list(a.columns) != list(b.columns) or not a.index.equals(b.index):
+            bad.append(f"{k}: shape or labels differ ({a.shape} vs stored {b.shape})"); continue
+        for c in a.columns:
+            x, y = a[c], b[c]
+            same = (np.allclose(x.astype(float), y.astype(float), rtol=rtol, atol=0, equal_nan=True)
+                    if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y) else x.equals(y))
+            if not same: bad.append(f"{k}.{c}: {x.tolist()[:4]}… vs stored {y.tolist()[:4]}…")
+    return bad
+
+# %% ../nbs/00_core.ipynb #bd6ab7c5
+def stored_tables(path:str|Path, # the JSON file that keeps the numbers, beside the notebook that makes them
+                  compute:Callable, # `compute(small:bool) -> {name: DataFrame}`: the experiment, full size or small
+                  recompute:bool|None=None, # rerun both sizes and rewrite `path`; None: when $STOCKNB_RECOMPUTE is 1
+                  check:bool=False, # rerun the small case now and fail unless it gives the stored small numbers
+                  small:dict|None=None, # the small case's tables when the notebook has just made them (not rerun)
+                  rtol:float=1e-9, # how far a float of the small case may be from the stored one, relatively
+                 ) -> dict:
+    "The full-size tables of a long experiment: read from `path`, or computed (both sizes) and written there."
+    import json, pandas as pd
+    path = Path(path)
+    if recompute is None: recompute = os.environ.get(RECOMPUTE_ENV) == '1'
+    if recompute or not path.exists():
+        made, t0 = {}, time.perf_counter()
+        for size in ('small', 'full'):
+            made[size] = small if size == 'small' and small is not None else compute(small=size == 'small')
+            made[f'{size}_seconds'] = round(time.perf_counter() - t0, 1)
+            t0 = time.perf_counter()
+        doc = {'made': time.strftime('%Y-%m-%d'), 'versions': _versions(),
+               **{s: {k: _table_json(v) for k, v in made[s].items()} for s in ('small', 'full')},
+               'seconds': {s: made[f'{s}_seconds'] for s in ('small', 'full')}}
+        tmp = path.with_name(path.name + '.tmp')
+        tmp.write_text(_dump_json(doc)); os.replace(tmp, path)
+        return made['full']
+    doc = json.loads(path.read_text())
+    if check:
+        now = small if small is not None else compute(small=True)
+        bad = _same_tables(now, {k: _table_from(v) for k, v in doc['small'].items()}, rtol)
+        if bad: raise AssertionError(f"{path.name}: the small case no longer gives the stored numbers "
+                                     f"({'; '.join(bad)}); recompute with {RECOMPUTE_ENV}=1 (stored on {doc['made']} "
+                                     f"with {doc['versions']})")
+    return {k: _table_from(v) for k, v in doc['full'].items()}
+
+# %% ../nbs/00_core.ipynb #1a569ffc
+def _versions() -> dict:
+    "Versions of the numerical libraries already imported (what a stored number depends on)."
+    names = ('numpy', 'pandas', 'scipy', 'sklearn', 'xgboost', 'lightgbm', 'tensorflow', 'keras')
+    return {n: getattr(sys.modules[n], '__version__', '?') for n in names if n in sys.modules}
+
+def _dump_json(doc:dict) -> str:
+    "`doc` as indented JSON with each list of numbers or strings on one line (short files, one column a diff line)."
+    import json
+    s = json.dumps(doc, indent=1)
+    s = re.sub(r'\[\n\s+([^\[\]{}]*?)\n\s*\]', lambda m: '[' + re.sub(r',\n\s+', ', ', m[1]) + ']', s)
+    assert json.loads(s) == json.loads(json.dumps(doc)), 'the compact form reads back differently'
+    return s + '\n'
 
 # %% ../nbs/00_core.ipynb #3b53b1dd
 def lab_doc(sym, # the function, class or method to document

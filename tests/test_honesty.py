@@ -5,8 +5,8 @@ pipeline must report no skill and pass no model; on data with a planted signal o
 must find most of it and pass the gate; a predictor that only leans with the drift must fail.
 `pytest --slow` adds the 20-seed placebo variants and every model on every shuffled series."""
 import numpy as np, pandas as pd, pytest
-from stocknb.data import random_walk_ohlcv, planted_signal_ohlcv, bayes_direction_accuracy, planted_bar
-from stocknb.data import regime_switching_ohlcv, load_ohlcv, sample_symbols, shuffled_days
+from stocknb.data import random_walk_ohlcv, bayes_direction_accuracy, planted_bar
+from stocknb.data import load_ohlcv, sample_symbols, shuffled_days
 from stocknb.pipeline import ProductionPipeline, PipelineConfig
 from stocknb.gate import gate_decision
 from stocknb.honesty import PLACEBO_SEEDS, false_pass_rate
@@ -22,12 +22,12 @@ def validate(data, symbol, **kw):
     return ProductionPipeline(PipelineConfig(symbol=symbol, **kw)).run_validation(data=data)
 
 @pytest.fixture(scope='module')
-def placebo():
-    return {s: validate(random_walk_ohlcv(3000, seed=s), f'RW{s}') for s in PLACEBO_SEEDS}
+def placebo(series):
+    return {s: validate(series('walk', 3000, s), f'RW{s}') for s in PLACEBO_SEEDS}
 
 @pytest.fixture(scope='module')
-def planted():
-    df = planted_signal_ohlcv(8000, phi=0.2, seed=7)
+def planted(series):
+    df = series('planted', 8000, 7, phi=0.2)
     return df, validate(df, 'PLANTED')
 
 @pytest.mark.parametrize('seed', PLACEBO_SEEDS)
@@ -72,11 +72,11 @@ def test_sequence_model_honest(model):
     print(h.round(4).to_string())
     assert (h['verdict'] == 'ok').all(), h.to_string()
 
-def test_forward_simulator_reproduces_the_pipelines_batch_predictions(tmp_path):
+def test_forward_simulator_reproduces_the_pipelines_batch_predictions(tmp_path, series):
     "A production model replayed day by day, features truncated at every step, gives exactly its batch predictions."
     from stocknb.features import make_dataset
     from stocknb.forward_sim import ForwardSimulator
-    df = planted_signal_ohlcv(2500, phi=0.2, seed=11)
+    df = series('planted', 2500, 11, phi=0.2)
     pipe = ProductionPipeline(PipelineConfig(symbol='PL', models_dir=str(tmp_path), skip_wfe_check=True))
     pipe.run_validation(data=df)
     pm = pipe.train_production(data=df, save=False)
@@ -100,8 +100,8 @@ def test_forward_simulator_reproduces_the_pipelines_batch_predictions(tmp_path):
 # Stacking: no skill on noise (and a confidence that says so), most of a planted signal, and not worse than its bases.
 
 @pytest.fixture(scope='module')
-def placebo_stacked():
-    return {s: validate(random_walk_ohlcv(3000, seed=s), f'RW{s}', stacking=True) for s in PLACEBO_SEEDS}
+def placebo_stacked(series):
+    return {s: validate(series('walk', 3000, s), f'RW{s}', stacking=True) for s in PLACEBO_SEEDS}
 
 @pytest.mark.parametrize('seed', PLACEBO_SEEDS)
 def test_placebo_stack_does_not_pass_and_its_confidence_stays_near_half(placebo_stacked, seed):
@@ -114,8 +114,8 @@ def test_placebo_stack_does_not_pass_and_its_confidence_stays_near_half(placebo_
     assert abs(c.mean() - 0.5) < 0.03 and (c - 0.5).abs().quantile(0.9) < 0.06
 
 @pytest.fixture(scope='module', params=['planted', 'regime-switching'])
-def planted_stacked(request):
-    df = (planted_signal_ohlcv if request.param == 'planted' else regime_switching_ohlcv)(8000, phi=0.2, seed=7)
+def planted_stacked(request, series):
+    df = series('planted' if request.param == 'planted' else 'regime', 8000, 7, phi=0.2)
     return request.param, df, validate(df, 'PLANTED', stacking=True)
 
 def test_stack_not_below_its_best_base(planted_stacked):
@@ -129,7 +129,7 @@ def test_stack_not_below_its_best_base(planted_stacked):
     assert acc['stack'] >= bases.max() - se
     assert rep.gates['stack'].passed, rep.gates['stack'].reason
 
-def test_stack_turns_regime_blind_bases_into_skill():
+def test_stack_turns_regime_blind_bases_into_skill(series):
     "Ridge bases on the last returns cannot see the regime; the stack, which sees it, must beat them by ≥ 2 s.e."
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -142,7 +142,7 @@ def test_stack_turns_regime_blind_bases_into_skill():
     def ridge(*cols):
         return lambda: SklearnModel(make_pipeline(ColumnTransformer([('c', 'passthrough', list(cols))]),
                                                   SimpleImputer(), StandardScaler(), Ridge(1.0)))
-    df = regime_switching_ohlcv(8000, phi=0.2, seed=7); ds = make_dataset(df)
+    df = series('regime', 8000, 7, phi=0.2); ds = make_dataset(df)
     sv = StackingEnsembleTrainer({'r1': ridge('ret_1d'), 'r3': ridge('ret_1d', 'ret_1d_lag1', 'sret_1d')}).validate(
         df, ds.X, ds.y, progress=False)
     c = sv.comparison(df['Close']); acc, se = c['accuracy'].astype(float), float(c.loc['stack', 'se'])
@@ -180,6 +180,7 @@ def _no_skill(rep, where):
         o = r.oof_metrics
         assert abs(o.excess) <= 3 * o.excess_se, f"{where} {m}: {o}"
 
+@pytest.mark.long
 @pytest.mark.parametrize('symbol', sample_symbols())
 def test_shuffled_days_no_gbm_or_stack_passes(shuffled_gbm, symbol):
     for k in SHUFFLE_SEEDS:
@@ -187,11 +188,13 @@ def test_shuffled_days_no_gbm_or_stack_passes(shuffled_gbm, symbol):
         assert set(rep.results) == {'xgb', 'lgbm', 'stack'}
         _no_skill(rep, f"shuffled {symbol} ({k})")
 
-def test_shuffled_days_no_sequence_model_passes():
-    "One shuffled series in CI for the sequence models (every series and the stack over all four: --slow)."
-    rep = validate(shuffled_days(load_ohlcv('AAPL'), seed=0), 'SHAAPL', models=('lstm', 'xlstm'))
+@pytest.mark.long
+@pytest.mark.parametrize('model', ['lstm', 'xlstm'])
+def test_shuffled_days_no_sequence_model_passes(model):
+    "One shuffled series in CI for each sequence model (every series and the stack over all four: --slow)."
+    rep = validate(shuffled_days(load_ohlcv('AAPL'), seed=0), 'SHAAPL', models=(model,))
     print(rep.to_text())
-    _no_skill(rep, 'shuffled AAPL (0)')
+    _no_skill(rep, f'shuffled AAPL (0), {model}')
 
 @pytest.mark.slow
 @pytest.mark.parametrize('symbol', sample_symbols())

@@ -4,19 +4,13 @@ Chromium, it renders without a console message and every image decodes."""
 import html, os, re
 import pytest
 from stocknb.core import ConfigError, DataError
-from stocknb.data import planted_signal_ohlcv
-from stocknb.pipeline import PipelineConfig, ProductionPipeline
 from stocknb.metrics import sharpe_ratio
 from stocknb.report import strategy_returns
 
 @pytest.fixture(scope='module')
-def run():
-    "A stacked validation of a planted series (xgb, lgbm, stack), its bars, and its page written to a file."
-    df = planted_signal_ohlcv(2500, phi=0.2, seed=11)
-    cfg = PipelineConfig(symbol='PLANTED', models=('xgb', 'lgbm'), stacking=True,
-                         model_params={'xgb': {'n_estimators': 200}, 'lgbm': {'n_estimators': 200}})
-    rep = ProductionPipeline(cfg).run_validation(data=df, record=False, progress=False)
-    return rep, df
+def run(planted_stack):
+    "The session's stacked validation of a planted series (conftest.planted_stack) and its bars."
+    return planted_stack.rep, planted_stack.df
 
 def test_page_is_self_contained_and_states_the_runs_numbers(run, tmp_path):
     rep, df = run

@@ -3,29 +3,19 @@
 (the placebo and planted-signal runs are in test_honesty.py)."""
 import json, subprocess, sys
 import numpy as np, pandas as pd, pytest
-from stocknb.data import random_walk_ohlcv
-
-TINY = dict(lookback=8, units=4, num_heads=1, key_dim=4, epochs=2, batch_size=256, learning_rate=1e-3, patience=1,
-            verbose=0)
 
 def cli(*args, timeout=300):
     return subprocess.run([sys.executable, '-m', 'stocknb.cli', *args], capture_output=True, text=True,
                           timeout=timeout)
 
 @pytest.fixture(scope='module')
-def bars():
-    return random_walk_ohlcv(1000, seed=11)
+def bars(walk_lstm):
+    return walk_lstm.df
 
 @pytest.fixture(scope='module')
-def trained(bars, tmp_path_factory):
-    from stocknb.pipeline import PipelineConfig, ProductionPipeline
-    root = tmp_path_factory.mktemp('models')
-    cfg = PipelineConfig(symbol='RW', models=('lstm',), model_params={'lstm': TINY}, n_splits=3, skip_gate=True,
-                         models_dir=str(root))
-    pipe = ProductionPipeline(cfg)
-    rep = pipe.run_validation(data=bars.iloc[:900], progress=False)
-    pm = pipe.train_production(data=bars.iloc[:900])
-    return pipe, rep, pm, root
+def trained(walk_lstm):
+    "The session's tiny lstm run (conftest.walk_lstm): pipeline, report, production model, root."
+    return walk_lstm.pipe, walk_lstm.rep, walk_lstm.pm, walk_lstm.root
 
 def test_pipeline_validates_gates_and_saves_an_lstm(trained):
     pipe, rep, pm, root = trained

@@ -2,7 +2,10 @@
 `#| slow` cells included), with `jupyter nbconvert --execute`, into a scratch folder (the committed notebooks are not
 touched). Prints each notebook's wall time and the total; exits 1 if any notebook fails.
 
-Usage: python tools/run_notebooks.py [NAME ...] [--timeout SECONDS]     (names without .ipynb; default: all)"""
+With --recompute, every long experiment kept by `stocknb.core.stored_tables` (nbs/results/*.json) is rerun at both
+sizes (STOCKNB_RECOMPUTE=1), and the files a notebook rewrote are copied back into nbs/results/ once it has passed.
+
+Usage: python tools/run_notebooks.py [NAME ...] [--timeout SECONDS] [--recompute]   (names without .ipynb)"""
 import argparse, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
@@ -12,6 +15,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('names', nargs='*', help='notebooks to run (default: every nbs/*.ipynb)')
     ap.add_argument('--timeout', type=int, default=7200, help='seconds allowed per cell (default 7200)')
+    ap.add_argument('--recompute', action='store_true', help='rerun the stored experiments and keep their new results')
     a = ap.parse_args()
     nbs = sorted((ROOT/'nbs').glob('*.ipynb'))
     if a.names:
@@ -22,6 +26,7 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if k != 'IN_TEST'}
     env.setdefault('OMP_WAIT_POLICY', 'PASSIVE'); env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     env.setdefault('MPLBACKEND', 'Agg'); env.setdefault('PYTHONHASHSEED', '0')
+    env['STOCKNB_RECOMPUTE'] = '1' if a.recompute else '0'        # what was asked, not what the shell had
     rows, failed, t_all = [], [], time.perf_counter()
     with tempfile.TemporaryDirectory(prefix='stocknb-notebooks-') as tmp:
         work = Path(tmp)/'nbs'
@@ -39,8 +44,15 @@ def main() -> int:
             rows.append((p.stem, dt, 'ok' if ok else 'FAILED'))
             print(f"{p.stem:<22} {dt:8.0f} s  {'ok' if ok else 'FAILED'}", flush=True)
             if not ok: failed.append(p.stem); print(r.stderr[-3000:], file=sys.stderr)
+            if ok and a.recompute: _keep_results(work/'results', ROOT/'nbs'/'results')
     total = time.perf_counter() - t_all
     print(f"{len(rows)} notebook(s) in {total / 60:.1f} min; failed: {', '.join(failed) or 'none'}")
     return 1 if failed else 0
+
+def _keep_results(src:Path, dst:Path):
+    "Copy the result files a notebook rewrote (differing bytes) from the scratch copy into the checkout."
+    for f in sorted(src.glob('*.json')) if src.is_dir() else []:
+        if not (dst/f.name).exists() or (dst/f.name).read_bytes() != f.read_bytes():
+            dst.mkdir(exist_ok=True); shutil.copy(f, dst/f.name); print(f"  kept {f.name}", flush=True)
 
 if __name__ == '__main__': sys.exit(main())
