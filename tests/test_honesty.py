@@ -188,10 +188,13 @@ def test_shuffled_days_no_gbm_or_stack_passes(shuffled_gbm, symbol):
         assert set(rep.results) == {'xgb', 'lgbm', 'stack'}
         _no_skill(rep, f"shuffled {symbol} ({k})")
 
+@pytest.mark.slow
 @pytest.mark.long
 @pytest.mark.parametrize('model', ['lstm', 'xlstm'])
 def test_shuffled_days_no_sequence_model_passes(model):
-    "One shuffled series in CI for each sequence model (every series and the stack over all four: --slow)."
+    """Shuffled AAPL for each sequence model, 4 minutes on 2 cores: --slow. CI checks the same validations through
+    the stored honesty tables of 10_lstm_transformer and 11_xlstm_ts (every shuffled symbol, verdict 'ok'), whose
+    small case nbdev_test reruns bit for bit; every series and the stack over all four: the test below."""
     rep = validate(shuffled_days(load_ohlcv('AAPL'), seed=0), 'SHAAPL', models=(model,))
     print(rep.to_text())
     _no_skill(rep, f'shuffled AAPL (0), {model}')
