@@ -21,10 +21,11 @@ def _shared_group(item) -> str|None:
                    if defs and defs[-1].scope == 'module' and defs[-1].baseid.endswith('.py'))
     return f"{item.module.__name__}::{'+'.join(names)}" if names else None
 
+def pytest_itemcollected(item):         # -n 2 --dist loadgroup: a module's costly fixture is built by one worker only
+    if (g := _shared_group(item)) and not item.get_closest_marker('xdist_group'):
+        item.add_marker(pytest.mark.xdist_group(g))
+
 def pytest_collection_modifyitems(config, items):
-    for it in items:                    # -n 2 --dist loadgroup: a module's costly fixture is built by one worker only
-        if (g := _shared_group(it)) and not it.get_closest_marker('xdist_group'):
-            it.add_marker(pytest.mark.xdist_group(g))
     items.sort(key=lambda it: 'long' not in it.keywords)     # stable: the long tests first, each file's order kept
     if config.getoption('--slow'): return
     skip = pytest.mark.skip(reason='slow variant: run with pytest --slow')
