@@ -385,21 +385,20 @@ def stored_tables(path:str|Path, # the JSON file that keeps the numbers, beside 
                   rtol:float=1e-9, # how far a float of the small case may be from the stored one, relatively
                  ) -> dict:
     "The full-size tables of a long experiment: read from `path`, or computed (both sizes) and written there."
-    import json, pandas as pd
+    import json
     path = Path(path)
     if recompute is None: recompute = os.environ.get(RECOMPUTE_ENV) == '1'
     if recompute or not path.exists():
-        made, t0 = {}, time.perf_counter()
+        tables, seconds = {}, {}
         for size in ('small', 'full'):
-            made[size] = small if size == 'small' and small is not None else compute(small=size == 'small')
-            made[f'{size}_seconds'] = round(time.perf_counter() - t0, 1)
             t0 = time.perf_counter()
+            tables[size] = small if size == 'small' and small is not None else compute(small=size == 'small')
+            seconds[size] = round(time.perf_counter() - t0, 1)
         doc = {'made': time.strftime('%Y-%m-%d'), 'versions': _versions(),
-               **{s: {k: _table_json(v) for k, v in made[s].items()} for s in ('small', 'full')},
-               'seconds': {s: made[f'{s}_seconds'] for s in ('small', 'full')}}
+               **{s: {k: _table_json(v) for k, v in tables[s].items()} for s in tables}, 'seconds': seconds}
         tmp = path.with_name(path.name + '.tmp')
         tmp.write_text(_dump_json(doc)); os.replace(tmp, path)
-        return made['full']
+        return tables['full']
     doc = json.loads(path.read_text())
     if check:
         now = small if small is not None else compute(small=True)

@@ -15,11 +15,11 @@ def pytest_configure(config):
     config.addinivalue_line('markers', 'long: over 30 s; started first, so that parallel workers (-n 2) end together')
 
 def _shared_group(item) -> str|None:
-    "The tests of one module that share its module-scoped fixtures form one group (pytest-xdist --dist loadgroup)."
+    "A module's tests that use any of its module-scoped fixtures form one group (pytest-xdist --dist loadgroup)."
     info = getattr(item, '_fixtureinfo', None)
     names = sorted(n for n, defs in (info.name2fixturedefs.items() if info else ())
                    if defs and defs[-1].scope == 'module' and defs[-1].baseid.endswith('.py'))
-    return f"{item.module.__name__}::{'+'.join(names)}" if names else None
+    return item.module.__name__ if names else None
 
 def pytest_itemcollected(item):         # -n 2 --dist loadgroup: a module's costly fixture is built by one worker only
     if (g := _shared_group(item)) and not item.get_closest_marker('xdist_group'):
