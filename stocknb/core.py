@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['INT_LIMITS', 'MULTIPLE_TESTING', 'TRADING_DAYS', 'COST_BPS', 'WFE_THRESHOLD', 'ALPHA', 'MAX_SIGN_SHARE',
            'MIN_STD_RATIO', 'SYMBOL_RULE', 'ModelFactory', 'MODEL_NAME', 'LOGGER_NAME', 'LOG_LEVELS', 'RECOMPUTE_ENV',
-           'StocknbError', 'DataError', 'ConfigError', 'LeakageError', 'GateError', 'StateError', 'ArtifactError',
-           'check_int', 'check_limit', 'check_fitted', 'check_number', 'fmt_date', 'fmt_rows', 'check_symbol',
-           'check_inside', 'Model', 'check_model', 'model_context', 'project_root', 'models_dir', 'cache_dir',
-           'set_seed', 'get_logger', 'setup_logging', 'tf_log_level', 'tf_startup_kept', 'quiet_tf_startup',
-           'stored_tables', 'lab_doc']
+           'REFERENCE_KERNELS', 'StocknbError', 'DataError', 'ConfigError', 'LeakageError', 'GateError', 'StateError',
+           'ArtifactError', 'check_int', 'check_limit', 'check_fitted', 'check_number', 'fmt_date', 'fmt_rows',
+           'check_symbol', 'check_inside', 'Model', 'check_model', 'model_context', 'project_root', 'models_dir',
+           'cache_dir', 'set_seed', 'get_logger', 'setup_logging', 'tf_log_level', 'tf_startup_kept',
+           'quiet_tf_startup', 'stored_tables', 'arithmetic', 'reference_kernels', 'lab_doc']
 
 # %% ../nbs/00_core.ipynb #d7ce46bf
 import contextlib, inspect, logging, math, numbers, os, random, re, sys, tempfile, time
@@ -394,7 +394,7 @@ def stored_tables(path:str|Path, # the JSON file that keeps the numbers, beside 
             t0 = time.perf_counter()
             tables[size] = small if size == 'small' and small is not None else compute(small=size == 'small')
             seconds[size] = round(time.perf_counter() - t0, 1)
-        doc = {'made': time.strftime('%Y-%m-%d'), 'versions': _versions(),
+        doc = {'made': time.strftime('%Y-%m-%d'), 'versions': _versions(), 'arithmetic': arithmetic(),
                **{s: {k: _table_json(v) for k, v in tables[s].items()} for s in tables}, 'seconds': seconds}
         tmp = path.with_name(path.name + '.tmp')
         tmp.write_text(_dump_json(doc)); os.replace(tmp, path)
@@ -405,7 +405,7 @@ def stored_tables(path:str|Path, # the JSON file that keeps the numbers, beside 
         bad = _same_tables(now, {k: _table_from(v) for k, v in doc['small'].items()}, rtol)
         if bad: raise AssertionError(f"{path.name}: the small case no longer gives the stored numbers "
                                      f"({'; '.join(bad)}); recompute with {RECOMPUTE_ENV}=1 (stored on {doc['made']} "
-                                     f"with {doc['versions']})")
+                                     f"with {doc['versions']}){_kernel_note(doc.get('arithmetic'), arithmetic())}")
     return {k: _table_from(v) for k, v in doc['full'].items()}
 
 # %% ../nbs/00_core.ipynb #1a569ffc
@@ -421,6 +421,42 @@ def _dump_json(doc:dict) -> str:
     s = re.sub(r'\[\n\s+([^\[\]{}]*?)\n\s*\]', lambda m: '[' + re.sub(r',\n\s+', ', ', m[1]) + ']', s)
     assert json.loads(s) == json.loads(json.dumps(doc)), 'the compact form reads back differently'
     return s + '\n'
+
+# %% ../nbs/00_core.ipynb #30ec4113
+REFERENCE_KERNELS = {'machine': 'x86_64', 'numpy_simd': 'X86_V3', 'blas': ['Haswell']}   # AVX2: what results are made with
+
+def _numpy_simd():
+    "numpy's compiled extension that knows its SIMD targets (numpy 2: `numpy._core`, 1.x: `numpy.core`)."
+    return getattr(np, '_core', None) or np.core
+
+def arithmetic() -> dict:
+    "The kernels that round this process's floats: the machine, numpy's highest SIMD target in use, the BLAS cores."
+    import platform
+    from threadpoolctl import threadpool_info
+    u = _numpy_simd()._multiarray_umath
+    simd = [t for t in u.__cpu_dispatch__ if u.__cpu_features__.get(t)] or list(u.__cpu_baseline__[-1:])
+    blas = sorted({i.get('architecture') or i['internal_api'] for i in threadpool_info() if i['user_api'] == 'blas'})
+    return {'machine': platform.machine().lower().replace('amd64', 'x86_64'), 'numpy_simd': simd[-1] if simd else '',
+            'blas': blas}
+
+def reference_kernels() -> str:
+    "Environment settings (shell words) that make an x86-64 machine round like `REFERENCE_KERNELS`; '' elsewhere."
+    import platform
+    if platform.machine().lower() not in ('x86_64', 'amd64'): return ''
+    above = [t for t in _numpy_simd()._multiarray_umath.__cpu_dispatch__ if t.startswith(('AVX512', 'X86_V4'))]
+    return f"NPY_DISABLE_CPU_FEATURES='{' '.join(above)}' OPENBLAS_CORETYPE=Haswell" if above else \
+           'OPENBLAS_CORETYPE=Haswell'
+
+# %% ../nbs/00_core.ipynb #320d78e1
+def _kernel_note(made:dict|None, now:dict) -> str:
+    "Why a stored small case may differ on this machine, and how to compare it here: '' when the kernels are the same."
+    if made is None or made == now: return ''
+    def say(a): return f"{a['machine']}, numpy {a['numpy_simd']}, BLAS {'/'.join(a['blas'])}"
+    note = (f"; the file was made with other float kernels ({say(made)}) than this process uses ({say(now)}): their "
+            "last-bit rounding, which a tree's splits can turn into other predictions")
+    if made == REFERENCE_KERNELS and now['machine'] == made['machine'] and reference_kernels():
+        return note + f"; compare with the same kernels: {reference_kernels()} nbdev_test (as .ci/run does)"
+    return note + f"; compare on an {made['machine']} machine, or recompute here"
 
 # %% ../nbs/00_core.ipynb #3b53b1dd
 def lab_doc(sym, # the function, class or method to document

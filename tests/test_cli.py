@@ -79,11 +79,12 @@ def test_pipeline_module_validate_only_and_skip_then_predict(tmp_path):
     assert p['gate_overridden'] is True
 
 def test_predict_refuses_tampered_model(tmp_path):
-    r = run('run', '--symbol', 'IBM', '--models', 'xgb', '--skip-wfe-check', '--models-dir', str(tmp_path))
+    since = ('--start', '2010-06-01')                   # 690 bars: enough to save a model, a quarter of the work
+    r = run('run', '--symbol', 'IBM', *since, '--models', 'xgb', '--skip-wfe-check', '--models-dir', str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
     f = tmp_path/'IBM'/'xgb'/'gbm.json'
     f.write_text(f.read_text().replace('"seed": 42', '"seed": 43'))
-    r = run('predict', '--symbol', 'IBM', '--models-dir', str(tmp_path))
+    r = run('predict', '--symbol', 'IBM', *since, '--models-dir', str(tmp_path))
     assert r.returncode == 2 and 'error: ArtifactError:' in r.stderr and 'sha256 mismatch for xgb/gbm.json' in r.stderr
 
 @pytest.mark.parametrize('args,said', [

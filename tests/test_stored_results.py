@@ -22,7 +22,8 @@ def test_every_stored_result_is_read_by_its_notebook():
 @pytest.mark.parametrize('path', FILES, ids=[f.stem for f in FILES])
 def test_stored_result_holds_both_sizes(path):
     doc = json.loads(path.read_text(encoding='utf-8'))
-    assert set(doc) == {'made', 'versions', 'small', 'full', 'seconds'}
+    assert set(doc) == {'made', 'versions', 'arithmetic', 'small', 'full', 'seconds'}
+    assert set(doc['arithmetic']) == {'machine', 'numpy_simd', 'blas'}         # the float kernels it was made with
     assert re.fullmatch(r'\d{4}-\d\d-\d\d', doc['made'])
     assert {'numpy', 'pandas'} <= set(doc['versions']) and doc['seconds']['full'] > 0
     assert set(doc['small']) == set(doc['full']) and doc['full']

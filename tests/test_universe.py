@@ -177,3 +177,28 @@ def test_adopt_validation_refuses_another_symbol_or_other_settings(folder, tmp_p
         ProductionPipeline(_config(tmp_path, symbol='PL', alpha=0.05, **kw)).adopt_validation(rep)
     with pytest.raises(ConfigError, match='rep must be a ValidationReport'):
         ProductionPipeline(_config(tmp_path, symbol='PL', **kw)).adopt_validation({'passed': ['xgb']})
+
+_POOL = '''
+import sys, time
+from concurrent.futures import ProcessPoolExecutor
+def run(data, models):
+    from stocknb.pipeline import PipelineConfig
+    from stocknb.universe import run_universe
+    cfg = PipelineConfig(models=('xgb',), models_dir=models, model_params={'xgb': {'n_estimators': 80}})
+    return len(run_universe(config=cfg, data_dir=data, n_jobs=2, progress=False).table)
+if __name__ == '__main__':
+    t = time.perf_counter()
+    with ProcessPoolExecutor(1) as pool: rows = pool.submit(run, *sys.argv[1:]).result()
+    print(rows, round(time.perf_counter() - t, 1))
+'''
+
+def test_a_process_pool_worker_ends_with_its_universe_run(folder, tmp_path):
+    """A pool's worker process that ran a loky universe (as `nbdev_test --n_workers 2` runs 14_universe) ends when its
+    work is done: it joins its children at exit, and loky's idle workers would otherwise keep it 5 minutes."""
+    from joblib import cpu_count
+    if cpu_count() < 2: pytest.skip('one core: a run uses no worker process (one per symbol and per core at most)')
+    r = subprocess.run([sys.executable, '-c', _POOL, str(folder), str(tmp_path)], capture_output=True, text=True,
+                       timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows, seconds = r.stdout.split()
+    assert int(rows) == 4 and float(seconds) < 120, r.stdout        # 3 symbols and BAD; the pool shut down included

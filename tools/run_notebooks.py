@@ -6,10 +6,11 @@ With --recompute, every long experiment kept by `stocknb.core.stored_tables` (nb
 sizes (STOCKNB_RECOMPUTE=1), and the files a notebook rewrote are copied back into nbs/results/ once it has passed.
 
 Usage: python tools/run_notebooks.py [NAME ...] [--timeout SECONDS] [--recompute]   (names without .ipynb)"""
-import argparse, os, shutil, subprocess, sys, tempfile, time
+import argparse, os, shlex, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+from stocknb.core import reference_kernels
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -27,6 +28,8 @@ def main() -> int:
     env.setdefault('OMP_WAIT_POLICY', 'PASSIVE'); env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     env.setdefault('MPLBACKEND', 'Agg'); env.setdefault('PYTHONHASHSEED', '0')
     env['STOCKNB_RECOMPUTE'] = '1' if a.recompute else '0'        # what was asked, not what the shell had
+    for w in shlex.split(reference_kernels()):              # the float kernels CI and the stored results use
+        k, v = w.split('=', 1); env.setdefault(k, v)
     rows, failed, t_all = [], [], time.perf_counter()
     with tempfile.TemporaryDirectory(prefix='stocknb-notebooks-') as tmp:
         work = Path(tmp)/'nbs'
