@@ -46,6 +46,15 @@ def get_builder(name) -> Callable:
                           "registers its builder when imported: import stocknb.lstm_transformer, stocknb.xlstm_ts)")
     return BUILDERS[name]
 
+# %% ../nbs/09a_sequence.ipynb #ec3645da
+class _BuilderName(str):
+    """A registered builder's name that carries the builder when pickled: a factory sent to another process (a fold in
+    a joblib worker) makes that process import the builder's module, which registers it there."""
+    def __new__(cls, name:str, fn:Callable):
+        s = super().__new__(cls, name); s.fn = fn
+        return s
+    def __reduce__(self): return (_BuilderName, (str(self), self.fn))
+
 # %% ../nbs/09a_sequence.ipynb #5269b3c4
 @register_builder('plain_lstm')
 def build_plain_lstm(lookback:int, # rows per window
@@ -627,7 +636,8 @@ def sequence_factory(builder='plain_lstm', # registered builder name
     build = {**(kw.pop('build_kw', None) or {}), **{k: kw.pop(k) for k in net_kw if k in kw}}
     SequenceModel(builder, build_kw=build, **kw)
     fn(kw.get('lookback', 60), 1, **build)           # the builder's own checks (sizes, rates) before any fold starts
-    return functools.partial(SequenceModel, builder, build_kw=build, **kw)
+    name = _BuilderName(builder, fn) if isinstance(builder, str) else builder   # picklable to a worker process
+    return functools.partial(SequenceModel, name, build_kw=build, **kw)
 
 # %% ../nbs/09a_sequence.ipynb #365b395b
 def train_sequence_production(factory:Callable, # zero-argument factory of `SequenceModel`s

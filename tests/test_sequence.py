@@ -34,6 +34,19 @@ def test_pipeline_validates_gates_and_saves_an_lstm(trained):
     assert meta['settings']['epochs'] == pm.models['lstm'].epochs    # the epoch count it trained with, saved
     assert pm.manifest['gate_overridden'] is True
 
+def test_folds_in_worker_processes_give_the_same_predictions(trained, bars):
+    """`validate(n_jobs=2)`: the folds run in two loky worker processes, which import the network's module when the
+    factory arrives (it registers the builder there), and predict the same bits as the run in this process."""
+    from joblib.externals.loky import get_reusable_executor
+    from stocknb.registry import MODELS
+    pipe, rep, _, _ = trained
+    c = pipe.config
+    ds = c.dataset(bars.iloc[:900])
+    r = c.validator().validate(MODELS['lstm'].factory(c, quiet=True), ds.X, ds.y, n_jobs=2, progress=False,
+                               min_std_ratio=c.min_std_ratio, max_sign_share=c.max_sign_share)
+    get_reusable_executor().shutdown(wait=True)
+    pd.testing.assert_series_equal(r.oof, rep.results['lstm'].oof, check_exact=True)
+
 def test_prediction_identical_after_reload(trained, bars):
     from stocknb.pipeline import ProductionModel
     pipe, rep, pm, root = trained
