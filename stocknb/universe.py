@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import COST_BPS, ConfigError, GateError, check_int, check_number, check_symbol, get_logger
+from .core import COST_BPS, ConfigError, GateError, check_int, check_number, check_symbol, get_logger, \
+    _stop_loky_at_exit
 from .data import SOURCES, sample_symbols
 from .metrics import adjust_pvalues
 from .pipeline import PipelineConfig, ProductionPipeline
@@ -370,21 +371,6 @@ def _ray(n_jobs:int, address:str|None, n_tasks:int|None):
         with parallel_config(backend='ray', n_jobs=jobs): yield where
     finally:
         if own: ray.shutdown()
-
-# %% ../nbs/14_universe.ipynb #dfd6dcdc
-_LOKY_EXIT = []     # the finalizer below, once a process
-
-def _stop_loky_at_exit():
-    """When this process ends, stop loky's idle workers first. A process pool's worker (`nbdev_test --n_workers 2`,
-    a user's ProcessPoolExecutor) joins its children before its own exit code runs, and loky's idle workers only end
-    after 5 idle minutes: without this, such a process waits 5 minutes after a universe run."""
-    if _LOKY_EXIT: return
-    from multiprocessing.util import Finalize
-    def stop():
-        from joblib.externals.loky import reusable_executor
-        ex = getattr(reusable_executor, '_executor', None)          # loky's one reusable executor, if a run made it
-        if ex is not None: ex.shutdown(wait=True, kill_workers=True)
-    _LOKY_EXIT.append(Finalize(None, stop, exitpriority=0))        # priority ≥ 0: runs before the children are joined
 
 # %% ../nbs/14_universe.ipynb #706f5a8b
 def _check_run(backend, n_jobs, address) -> str|None:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from .core import (Model, ModelFactory, check_model, MAX_SIGN_SHARE, MIN_STD_RATIO, TRADING_DAYS,
                           ConfigError, DataError, check_int, model_context, check_number, fmt_date, fmt_rows,
-                          get_logger)
+                          get_logger, _stop_loky_at_exit)
 from .metrics import (ValidationMetrics, WFE, CollapseCheck, SignImbalanceCheck, calculate_wfe, pardo_wfe,
                              calculate_consistency_score, calculate_overfitting_ratio, strategy_returns,
                              detect_variance_collapse, detect_sign_imbalance)
@@ -297,6 +297,7 @@ def _fold_runs(model_factory, X, y, folds:list, score_train:bool, n_jobs:int):
     "The `_run_fold` result of each fold, in order, as they finish (joblib when `n_jobs != 1`)."
     if n_jobs == 1: return (_run_fold(model_factory, X, y, f, score_train) for f in folds)
     from joblib import Parallel, delayed
+    _stop_loky_at_exit()                                 # a pool's worker would wait 5 minutes at its end
     return Parallel(n_jobs=n_jobs, return_as='generator', max_nbytes=None)(   # no memmapped temp folders to leak
         delayed(_run_fold)(model_factory, X, y, f, score_train) for f in folds)
 
