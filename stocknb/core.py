@@ -459,19 +459,21 @@ def _kernel_note(made:dict|None, now:dict) -> str:
     return note + f"; compare on an {made['machine']} machine, or recompute here"
 
 # %% ../nbs/00_core.ipynb #9af351c2
-_LOKY_EXIT = []     # the finalizer below, once a process
+_LOKY_EXIT = {}     # pid -> the finalizer below: once a process, and never run by a forked child
 
 def _stop_loky_at_exit():
     """When this process ends, stop loky's idle workers first. A process pool's worker (`nbdev_test --n_workers 2`,
     a user's ProcessPoolExecutor) joins its children before its own exit code runs, and loky's idle workers only end
-    after 5 idle minutes: without this, such a process waits 5 minutes after a universe run."""
-    if _LOKY_EXIT: return
+    after 5 idle minutes: without this, such a process waits 5 minutes after any run that started loky workers."""
+    pid = os.getpid()
+    if pid in _LOKY_EXIT: return
     from multiprocessing.util import Finalize
     def stop():
+        if os.getpid() != pid: return                          # a forked child: the workers are its parent's
         from joblib.externals.loky import reusable_executor
-        ex = getattr(reusable_executor, '_executor', None)          # loky's one reusable executor, if a run made it
+        ex = getattr(reusable_executor, '_executor', None)    # loky's one reusable executor, if a run made it
         if ex is not None: ex.shutdown(wait=True, kill_workers=True)
-    _LOKY_EXIT.append(Finalize(None, stop, exitpriority=0))        # priority ≥ 0: runs before the children are joined
+    _LOKY_EXIT[pid] = Finalize(None, stop, exitpriority=0)    # priority ≥ 0: runs before the children are joined
 
 # %% ../nbs/00_core.ipynb #3b53b1dd
 def lab_doc(sym, # the function, class or method to document
