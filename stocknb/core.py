@@ -468,8 +468,8 @@ def _stop_loky_at_exit():
     pid = os.getpid()
     if pid in _LOKY_EXIT: return
     from multiprocessing.util import Finalize
-    def stop():
-        if os.getpid() != pid: return                          # a forked child: the workers are its parent's
+    def stop(getpid=os.getpid):                                # bound now: at exit a namespace may be gone
+        if getpid() != pid: return                             # a forked child: the workers are its parent's
         from joblib.externals.loky import reusable_executor
         ex = getattr(reusable_executor, '_executor', None)    # loky's one reusable executor, if a run made it
         if ex is not None: ex.shutdown(wait=True, kill_workers=True)
