@@ -423,8 +423,6 @@ def _dump_json(doc:dict) -> str:
     return s + '\n'
 
 # %% ../nbs/00_core.ipynb #30ec4113
-REFERENCE_KERNELS = {'machine': 'x86_64', 'numpy_simd': 'X86_V3', 'blas': ['Haswell']}   # AVX2: what results are made with
-
 def _numpy_simd():
     "numpy's compiled extension that knows its SIMD targets (numpy 2: `numpy._core`, 1.x: `numpy.core`)."
     return getattr(np, '_core', None) or np.core
@@ -438,6 +436,9 @@ def arithmetic() -> dict:
     blas = sorted({i.get('architecture') or i['internal_api'] for i in threadpool_info() if i['user_api'] == 'blas'})
     return {'machine': platform.machine().lower().replace('amd64', 'x86_64'), 'numpy_simd': simd[-1] if simd else '',
             'blas': blas}
+
+# %% ../nbs/00_core.ipynb #736944ac
+REFERENCE_KERNELS = {'machine': 'x86_64', 'numpy_simd': 'X86_V3', 'blas': ['Haswell']}   # AVX2: the stored results
 
 def reference_kernels() -> str:
     "Environment settings (shell words) that make an x86-64 machine round like `REFERENCE_KERNELS`; '' elsewhere."
