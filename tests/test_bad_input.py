@@ -615,10 +615,13 @@ def _tree(pid:int) -> dict:
     return out
 
 def _workers(tree:dict, parent_cmd:str) -> set:
-    """The worker processes among them: not the resource trackers of multiprocessing and loky, nor a fork not yet
-    exec'd, nor a process that has ended and is not yet reaped (its command line reads empty: a resource tracker at
-    the run's end was counted as a third worker once; a real worker lives for seconds and is seen alive first)."""
-    return {p for p, cmd in tree.items() if 'resource_tracker' not in cmd and cmd not in (parent_cmd, '')}
+    """The worker processes among them: Python interpreters, not the resource trackers of multiprocessing and loky,
+    nor a fork not yet exec'd, nor a process that has ended and is not yet reaped (its command line reads empty: a
+    resource tracker at the run's end was counted as a third worker once; a real worker lives for seconds and is seen
+    alive first), nor a command a worker runs (a Dask worker's version check runs `uname -p`: counted as a third worker
+    once)."""
+    def python(cmd): return Path(cmd.split(' ', 1)[0]).name.startswith('python')
+    return {p for p, cmd in tree.items() if 'resource_tracker' not in cmd and cmd != parent_cmd and python(cmd)}
 
 @pytest.mark.parametrize('backend', ['loky', 'dask'])
 def test_n_jobs_1000_starts_one_worker_per_symbol_and_core_at_most(tmp_path, backend):
