@@ -1,6 +1,7 @@
 """The main job on the bundled AAPL with every model and the stack, `stocknb run --symbol AAPL --models xgb lgbm lstm
 xlstm --stacking`, run with another commit's code (a git worktree) and with this checkout's, one after the other in
-the same run: wall seconds, peak memory of the command's process, its exit code (3: the gate refused every model).
+the same run: wall seconds, peak memory of the command's largest process and of all its processes together (fold
+workers), its exit code (3: the gate refused every model).
 
     python bench/full_run.py --before 8fb2f8a          # the issue 24 baseline, then this checkout
     python bench/full_run.py --before HEAD --quick     # xgb alone, validation only: checks that it runs
@@ -13,15 +14,33 @@ ROOT = Path(__file__).resolve().parent.parent
 FULL = ['--models', 'xgb', 'lgbm', 'lstm', 'xlstm', '--stacking']
 QUICK = ['--models', 'xgb', '--validate-only']
 
+def _tree_rss(pid:int) -> int:
+    "Resident bytes of process `pid` and every live descendant (fold workers included), 0 once it is gone."
+    import psutil
+    try: ps = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error: return 0
+    total = 0
+    for q in ps:
+        try: total += q.memory_info().rss
+        except psutil.Error: pass
+    return total
+
 def child(args:list) -> dict:
-    "Run the command in a fresh process; its seconds and peak resident memory (this child process only)."
+    """Run the command in a fresh process; its seconds, the peak resident memory of its largest process, and the
+    peak of its whole process tree (the command and its worker processes together, sampled every 0.2 s)."""
     with tempfile.TemporaryDirectory() as out:
-        t0 = time.perf_counter()
-        r = subprocess.run([sys.executable, '-m', 'stocknb.cli', 'run', '--symbol', 'AAPL', *args, '--models-dir', out],
-                           capture_output=True, text=True, cwd=out)
-        s = time.perf_counter() - t0
+        t0, peak = time.perf_counter(), 0
+        p = subprocess.Popen([sys.executable, '-m', 'stocknb.cli', 'run', '--symbol', 'AAPL', *args, '--models-dir', out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=out)
+        import threading
+        def watch():
+            nonlocal peak
+            while p.poll() is None: peak = max(peak, _tree_rss(p.pid)); time.sleep(0.2)
+        w = threading.Thread(target=watch, daemon=True); w.start()
+        so, se = p.communicate(); s = time.perf_counter() - t0; w.join()
     return {'seconds': s, 'peak_mib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-            'exit': r.returncode, 'tail': r.stdout[-400:] + r.stderr[-400:]}
+            'tree_peak_mib': peak / 2**20, 'exit': p.returncode, 'tail': so[-400:] + se[-400:],
+            'report': so}
 
 def _side(tree:Path, args:list) -> dict:
     "One measurement in its own interpreter, importing stocknb from `tree`."
@@ -44,7 +63,10 @@ def main():
     with worktree(a.before) as (sha, wt): before, after = _side(wt, args), _side(ROOT, args)
     print(f"stocknb run --symbol AAPL {' '.join(args)}; {os.cpu_count()} cores")
     for name, r in ((sha, before), ('this checkout', after)):
-        print(f"{name:<15}{r['seconds']:>8.1f} s{r['peak_mib']:>8.0f} MiB peak   exit {r['exit']}")
+        print(f"{name:<15}{r['seconds']:>8.1f} s{r['peak_mib']:>8.0f} MiB peak (largest process)"
+              f"{r['tree_peak_mib']:>8.0f} MiB peak (all its processes)   exit {r['exit']}")
+    same = bool(before['report']) and before['report'] == after['report']
+    print(f"the printed reports (every model's accuracy, p-value, WFE, Sharpe, gate) are the same: {same}")
     from _report import report           # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
     report('full_run', f"seconds, {sha} / this checkout", before['seconds'] / after['seconds'], 1.0)
     if not a.quick: report('full_run', 'seconds of the full AAPL run (target ≤ 180)', after['seconds'], 180.0,

@@ -85,11 +85,17 @@ def _config(a):
     if hasattr(a, 'models'):
         kw |= dict(models=tuple(a.models), skip_gate=a.skip_gate, wfe_threshold=a.wfe_threshold, alpha=a.alpha,
                    max_sign_share=a.max_sign_share, min_std_ratio=a.min_std_ratio, seed=a.seed)
+    if hasattr(a, 'fold_jobs'): kw['fold_jobs'] = a.fold_jobs
     if hasattr(a, 'stacking'): kw |= dict(stacking=a.stacking, multiple_testing=a.multiple_testing)
     if hasattr(a, 'model_params'): kw['model_params'] = a.model_params
     return PipelineConfig(**kw)
 
 # %% ../nbs/15_cli.ipynb #eff9d215
+def _fold_models() -> list:
+    "The models whose folds may run in worker processes (`ModelSpec.fold_process`)."
+    from stocknb.registry import MODELS, base_models
+    return [m for m in base_models() if MODELS[m].fold_process]
+
 def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models:bool=True):
     from stocknb.pipeline import PipelineConfig as C
     from stocknb.registry import base_models
@@ -100,6 +106,10 @@ def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models
             p.add_argument('--models', nargs='+', default=list(C.models), choices=base_models(),
                            help='models to validate')
         p.add_argument('--validate-only', action='store_true', help='validate and report; train nothing')
+        p.add_argument('--fold-jobs', type=int, default=-1,
+                       help=f"worker processes for the walk-forward folds of {' and '.join(_fold_models())}, -1 (one per fold and core, "
+                            f"the default) or {_lim('fold_jobs')}; 1 trains every fold in this process; the "
+                            "predictions are the same either way (other models' folds always run here)")
         p.add_argument('--skip-gate', '--skip-wfe-check', dest='skip_gate', action='store_true',
                        help='train even when no model passes the gate: ALL FOUR checks (wfe, significance, collapse, '
                             'sign) are skipped, and the manifest and every prediction say so (--skip-wfe-check is '
@@ -381,11 +391,11 @@ def quiet_tensorflow(level:int):
         for k, v in TF_QUIET.items(): os.environ.setdefault(k, v)
 
 def check_int_options(a):
-    "Every integer option within its `INT_LIMITS`, before any work (`--n-jobs -1` is all workers)."
+    "Every integer option within its `INT_LIMITS`, before any work (`--n-jobs -1`, `--fold-jobs -1`: all workers)."
     for k, (lo, hi) in INT_LIMITS.items():
-        v, opt = getattr(a, k, None), '--' + k.replace('_', '-')
-        if v is None or (k == 'n_jobs' and v == -1): continue
-        if k == 'n_jobs' and not lo <= v <= hi:
+        v, opt, jobs = getattr(a, k, None), '--' + k.replace('_', '-'), k in ('n_jobs', 'fold_jobs')
+        if v is None or (jobs and v == -1): continue
+        if jobs and not lo <= v <= hi:
             raise ConfigError(f"{opt} must be -1 (all workers) or an integer in [{lo}, {hi}]; got {v}")
         check_int(v, opt, lo, hi)
 

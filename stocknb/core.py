@@ -9,7 +9,7 @@ __all__ = ['INT_LIMITS', 'MULTIPLE_TESTING', 'TRADING_DAYS', 'COST_BPS', 'WFE_TH
            'ArtifactError', 'check_int', 'check_limit', 'check_fitted', 'check_number', 'fmt_date', 'fmt_rows',
            'check_symbol', 'check_inside', 'Model', 'check_model', 'model_context', 'project_root', 'models_dir',
            'cache_dir', 'set_seed', 'get_logger', 'setup_logging', 'tf_log_level', 'tf_startup_kept',
-           'quiet_tf_startup', 'stored_tables', 'arithmetic', 'reference_kernels', 'lab_doc']
+           'quiet_tf_startup', 'stored_tables', 'arithmetic', 'reference_kernels', 'worker_count', 'lab_doc']
 
 # %% ../nbs/00_core.ipynb #d7ce46bf
 import contextlib, inspect, logging, math, numbers, os, random, re, sys, tempfile, time
@@ -74,7 +74,7 @@ def check_int(value, # the value to check
 
 # %% ../nbs/00_core.ipynb #5d9cfb3c
 INT_LIMITS = {'seed': (0, 2**32 - 1), 'epochs': (1, 10_000), 'batch_size': (1, 65_536), 'lookback': (1, 1_000),
-              'patience': (1, 10_000), 'n_jobs': (1, 1_024), 'k': (1, 1_000),
+              'patience': (1, 10_000), 'n_jobs': (1, 1_024), 'fold_jobs': (1, 1_024), 'k': (1, 1_000),
               'units': (1, 4_096), 'embedding_dim': (1, 4_096), 'key_dim': (1, 4_096), 'num_heads': (1, 64),
               'ff_mult': (1, 64), 'n_blocks': (0, 64)}   # (smallest, largest) of each
 
@@ -458,6 +458,27 @@ def _kernel_note(made:dict|None, now:dict) -> str:
     if made == REFERENCE_KERNELS and now['machine'] == made['machine'] and reference_kernels():
         return note + f"; compare with the same kernels: {reference_kernels()} nbdev_test (as .ci/run does)"
     return note + f"; compare on an {made['machine']} machine, or recompute here"
+
+# %% ../nbs/00_core.ipynb #fd9aec92
+def _cores() -> int:
+    "CPU cores this process may use (joblib's count honours CPU affinity and cgroup limits)."
+    from joblib import cpu_count
+    return max(1, cpu_count())
+
+def _check_n_jobs(n_jobs, name:str='n_jobs') -> int:
+    if n_jobs != -1 and (not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs < 1):
+        raise ConfigError(f"{name} must be -1 (all workers) or an integer ≥ 1; got {n_jobs!r}")
+    return n_jobs
+
+def worker_count(n_jobs:int, # workers asked for; -1: as many as help
+                 n_tasks:int|None, # the tasks of the run: symbols, folds (None: no limit by tasks)
+                 cores:int|None=None, # cores this process may use (default: joblib's count)
+                 name:str='n_jobs', # the setting's name, for the error
+                ) -> int:
+    "Worker processes worth starting on this machine: `n_jobs`, but never more than the tasks or the cores."
+    c = _cores() if cores is None else check_int(cores, 'cores', 1)
+    n = c if n_tasks is None else check_int(n_tasks, 'n_tasks', 1)
+    return min(c if _check_n_jobs(n_jobs, name) == -1 else n_jobs, n, c)
 
 # %% ../nbs/00_core.ipynb #9af351c2
 _LOKY_EXIT = {}     # pid -> the finalizer below: once a process, and never run by a forked child

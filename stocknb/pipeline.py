@@ -175,7 +175,7 @@ def adopt_validation(self:ProductionPipeline, rep:ValidationReport) -> Productio
     if not isinstance(rep, ValidationReport): raise ConfigError(f"rep must be a ValidationReport; got {rep!r}")
     c = self.config
     if rep.symbol != c.symbol: raise ConfigError(f"the validation is of {rep.symbol}; this pipeline is for {c.symbol}")
-    if rep.config.to_dict() | {'symbol': c.symbol} != c.to_dict():
+    if rep.config.numbers_dict() | {'symbol': c.symbol} != c.numbers_dict():     # `fold_jobs` may differ
         raise ConfigError(f"{c.symbol}: the validation was made with other settings than this pipeline's")
     self.report_ = rep
     return self

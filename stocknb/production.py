@@ -157,7 +157,7 @@ def history_record(rep) -> dict:
              'models': {m: {'passed': g.passed, 'failed': g.failed, 'accuracy': o[m].direction_accuracy,
                             'skill_free_accuracy': o[m].skill_free_accuracy, 'p_raw': o[m].direction_pvalue,
                             'p_value': g.parts['significance']['value']} for m, g in rep.gates.items()},
-             'passed': rep.passed, 'config_sha256': json_sha256(rep.config.to_dict())}
+             'passed': rep.passed, 'config_sha256': json_sha256(rep.config.numbers_dict())}
 
 def record_validation(root:Path, # the models root
                       rep, # the validation to record

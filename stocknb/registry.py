@@ -33,6 +33,7 @@ class ModelSpec:
     members: Callable|None = None # ensemble only: (validation) -> the base models it uses
     predict: Callable|None = None # ensemble only: (production model, bars, symbol) -> `PredictionResult`
     no_replay: str = '' # why it cannot be forward-simulated (ensembles), in words
+    fold_process: bool = False # a fold trains long enough to be worth a worker process (`fold_jobs`)
 
 # %% ../nbs/12b_registry.ipynb #b4bd48e4
 @dataclass
@@ -95,7 +96,8 @@ def sequence_spec(kind:str, # the model's name
                      factory=lambda cfg, quiet=False: network_factory(network, sequence_settings(kind, cfg), quiet),
                      train_full=lambda cfg, run: train_network(network, sequence_settings(kind, cfg), run.X, run.y,
                                                                cfg.purge_rows),
-                     preset=NETWORK_PRESETS[network] if preset is None else preset)
+                     preset=NETWORK_PRESETS[network] if preset is None else preset,
+                     fold_process=True)          # seconds to minutes a fold: a worker's start pays for itself
 
 # %% ../nbs/12b_registry.ipynb #eda271fa
 def _stacker(cfg, factories:dict) -> StackingEnsembleTrainer:

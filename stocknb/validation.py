@@ -189,11 +189,12 @@ def validate_models(c:PipelineConfig, # the run's settings (its symbol, models, 
     t0, sym = time.perf_counter(), c.symbol
     set_seed(c.seed)
     ds = c.dataset(df)
-    factories = {name: MODELS[name].factory(c, quiet=progress is False) for name in c.models}
+    factories = {name: MODELS[name].factory(c, quiet=progress is False or c.fold_workers(name) > 1)   # bars of
+                 for name in c.models}                                   # two processes would interleave
     wf, results = c.validator(), {}
     for name in tqdm(c.models, desc=f'{sym}: validating', disable=None if progress is None else not progress,
                      leave=False):
-        results[name] = r = wf.validate(factories[name], ds.X, ds.y, progress=progress,
+        results[name] = r = wf.validate(factories[name], ds.X, ds.y, progress=progress, n_jobs=c.fold_workers(name),
                                         min_std_ratio=c.min_std_ratio, max_sign_share=c.max_sign_share)
         _log.info(f"{sym} {name}: OOF accuracy {r.oof_metrics.direction_accuracy:.4f}, WFE {r.wfe}")
     sv = None

@@ -7,14 +7,14 @@ __all__ = ['Fold', 'MeanModel', 'RidgeModel', 'SklearnModel', 'LeanLongModel', '
            'FoldResult', 'WalkForwardResult', 'CombinatorialPurgedCV']
 
 # %% ../nbs/05_walk_forward.ipynb #ffff8c81
-import inspect, itertools, math, time
+import inspect, itertools, math, pickle, time
 from dataclasses import dataclass, field
 from typing import Callable
 import numpy as np
 import pandas as pd
 from .core import (Model, ModelFactory, check_model, MAX_SIGN_SHARE, MIN_STD_RATIO, TRADING_DAYS,
                           ConfigError, DataError, check_int, model_context, check_number, fmt_date, fmt_rows,
-                          get_logger, _stop_loky_at_exit)
+                          get_logger, quiet_tf_startup, _stop_loky_at_exit, worker_count)
 from .metrics import (ValidationMetrics, WFE, CollapseCheck, SignImbalanceCheck, calculate_wfe, pardo_wfe,
                              calculate_consistency_score, calculate_overfitting_ratio, strategy_returns,
                              detect_variance_collapse, detect_sign_imbalance)
@@ -293,13 +293,24 @@ def fit_last_block(model, # a fresh model (`Model`)
     return model
 
 # %% ../nbs/05_walk_forward.ipynb #4647960e
+def _fold_in_worker(factory:bytes, X, y, fold:Fold, score_train:bool) -> dict:
+    "`_run_fold` in a worker process, its factory unpickled with TensorFlow's start-up lines quiet (it may import it)."
+    with quiet_tf_startup(): model_factory = pickle.loads(factory)
+    return _run_fold(model_factory, X, y, fold, score_train)
+
 def _fold_runs(model_factory, X, y, folds:list, score_train:bool, n_jobs:int):
-    "The `_run_fold` result of each fold, in order, as they finish (joblib when `n_jobs != 1`)."
-    if n_jobs == 1: return (_run_fold(model_factory, X, y, f, score_train) for f in folds)
+    """The `_run_fold` result of each fold, in fold order: lazily here (`n_jobs=1`), else from worker processes
+    (`core.worker_count`: never more than the folds or the cores), the largest training block sent first (anchored
+    folds grow: the last, longest fold no longer starts after the others and finishes alone)."""
+    w = worker_count(n_jobs, len(folds))
+    if w == 1: return (_run_fold(model_factory, X, y, f, score_train) for f in folds)
     from joblib import Parallel, delayed
+    from cloudpickle import dumps                        # what joblib pickles with: closures and lambdas too
     _stop_loky_at_exit()                                 # a pool's worker would wait 5 minutes at its end
-    return Parallel(n_jobs=n_jobs, return_as='generator', max_nbytes=None)(   # no memmapped temp folders to leak
-        delayed(_run_fold)(model_factory, X, y, f, score_train) for f in folds)
+    order, factory = sorted(range(len(folds)), key=lambda k: -len(folds[k].train)), dumps(model_factory)
+    runs = Parallel(n_jobs=w, max_nbytes=None)(          # no memmapped temp folders to leak
+        delayed(_fold_in_worker)(factory, X, y, folds[k], score_train) for k in order)
+    return iter([runs[order.index(k)] for k in range(len(folds))])
 
 # %% ../nbs/05_walk_forward.ipynb #230feae2
 def _nan_messages(f:Fold, r:dict, index) -> list:
@@ -477,7 +488,7 @@ def validate(self:WalkForwardValidator,
              on_nan:str='report', # NaN predictions: 'report' (count, warn, score as misses) or 'raise' (DataError)
              score_train:bool=True, # also predict the training blocks (for the overfitting ratio)
              progress:bool|None=None, # tqdm bar over folds; None = only on a terminal
-             n_jobs:int=1, # folds in parallel with joblib (-1 = all cores)
+             n_jobs:int=1, # worker processes for the folds (-1: as many as help: one per fold and core)
              periods:int=TRADING_DAYS, # periods per year for annualized metrics
              min_std_ratio:float=MIN_STD_RATIO, # collapse check: a within-fold prediction std below this × target std
              max_sign_share:float=MAX_SIGN_SHARE, # sign check: flag one sign predicted on more than this share of days

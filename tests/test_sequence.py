@@ -34,18 +34,34 @@ def test_pipeline_validates_gates_and_saves_an_lstm(trained):
     assert meta['settings']['epochs'] == pm.models['lstm'].epochs    # the epoch count it trained with, saved
     assert pm.manifest['gate_overridden'] is True
 
-def test_folds_in_worker_processes_give_the_same_predictions(trained, bars):
-    """`validate(n_jobs=2)`: the folds run in two loky worker processes, which import the network's module when the
-    factory arrives (it registers the builder there), and predict the same bits as the run in this process."""
-    from joblib.externals.loky import get_reusable_executor
-    from stocknb.registry import MODELS
+_FOLD_RUN = """
+import json, sys
+import pandas as pd
+from stocknb.pipeline import PipelineConfig, ProductionPipeline
+c = PipelineConfig.from_dict(json.loads(sys.argv[1]))
+bars = pd.read_csv(sys.argv[2], index_col='Date', parse_dates=True)
+rep = ProductionPipeline(c).run_validation(data=bars, progress=False, record=False)
+print(json.dumps({'workers': c.fold_workers('lstm'), 'oof': rep.results['lstm'].oof.tolist()}))
+"""
+
+def test_folds_in_worker_processes_give_the_same_predictions_quietly(trained, bars, tmp_path):
+    """`PipelineConfig(fold_jobs=2)` in a user's fresh process (TF_CPP_MIN_LOG_LEVEL=3): the lstm's folds run in two
+    loky workers, which import the network's module when the factory arrives (it registers the builder there; without
+    that: "unknown network builder") with TensorFlow's start-up lines quiet as in the parent (without that: 3 lines a
+    worker), and predict the same bits as this process's run of the same settings with every fold in-process."""
+    from joblib import cpu_count
+    from test_cli import START_UP, user_env
+    if cpu_count() < 2: pytest.skip('one core: the folds run in this process (one worker per fold and core at most)')
     pipe, rep, _, _ = trained
-    c = pipe.config
-    ds = c.dataset(bars.iloc[:900])
-    r = c.validator().validate(MODELS['lstm'].factory(c, quiet=True), ds.X, ds.y, n_jobs=2, progress=False,
-                               min_std_ratio=c.min_std_ratio, max_sign_share=c.max_sign_share)
-    get_reusable_executor().shutdown(wait=True)
-    pd.testing.assert_series_equal(r.oof, rep.results['lstm'].oof, check_exact=True)
+    f = tmp_path/'rw.csv'
+    bars.iloc[:900].to_csv(f, index_label='Date')
+    c = pipe.config.to_dict() | {'fold_jobs': 2, 'models_dir': str(tmp_path)}
+    r = subprocess.run([sys.executable, '-c', _FOLD_RUN, json.dumps(c), str(f)], capture_output=True, text=True,
+                       timeout=300, env=user_env(TF_CPP_MIN_LOG_LEVEL='3'))
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.splitlines()[-1])
+    assert out['workers'] == 2 and out['oof'] == rep.results['lstm'].oof.tolist()
+    assert not START_UP.search(r.stderr), r.stderr[-3000:]
 
 def test_prediction_identical_after_reload(trained, bars):
     from stocknb.pipeline import ProductionModel
