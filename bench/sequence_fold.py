@@ -6,6 +6,7 @@ epoch, the share of an epoch that is arithmetic, and the out-of-fold accuracy ov
     python bench/sequence_fold.py --before f281e93                 # the baseline commit, then this checkout
     python bench/sequence_fold.py --before HEAD --quick            # 1,500 planted days, 3 epochs: checks it runs
     python bench/sequence_fold.py --before f281e93 --fold -1       # the last fold alone, in a fresh process
+    python bench/sequence_fold.py --before f281e93 --backend jax   # this checkout on Keras' JAX backend (pip install jax)
 
 The arithmetic share: one training batch's forward and backward pass, as one compiled graph timed alone (the
 median of 20 runs after a warm-up), × the batches of an epoch, ÷ the measured seconds per epoch. What is left
@@ -74,10 +75,11 @@ def child(a):
                               'acc': acc, 'se': math.sqrt(acc * (1 - acc) / n), 'n_test': n,
                               'stocknb': str(Path(stocknb.__file__).parent.parent)}), flush=True)
 
-def _side(tree:Path, a) -> list:
+def _side(tree:Path, a, backend:str='tensorflow') -> list:
+    "One side's rows: `tree`'s stocknb in a fresh process on Keras backend `backend`."
     args = [sys.executable, __file__, '--child', '--n', str(a.n), '--models', *a.models, '--data', *a.data] + \
            (['--quick'] if a.quick else []) + ([] if a.fold is None else ['--fold', str(a.fold)])
-    env = os.environ | {'PYTHONPATH': str(tree)}
+    env = os.environ | {'PYTHONPATH': str(tree), 'KERAS_BACKEND': backend}
     r = subprocess.run(args, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
     rows = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
     if r.returncode or not rows: sys.exit(f"the run on {tree} failed:\n{r.stderr[-3000:]}")
@@ -92,13 +94,16 @@ def main():
     p.add_argument('--n', type=int, default=3000, help='days of planted data (default 3000)')
     p.add_argument('--fold', type=int, default=None, help='one of the 5 folds alone (default: all, in turn)')
     p.add_argument('--quick', action='store_true', help='1,500 planted days, at most 3 epochs')
+    p.add_argument('--backend', default='tensorflow', choices=['tensorflow', 'jax'],
+                   help="Keras backend of this checkout's side (the other side runs on TensorFlow, as it did)")
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: return child(a)
     from _worktree import worktree       # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
-    with worktree(a.before) as (sha, wt): before, after = _side(wt, a), _side(ROOT, a)
+    with worktree(a.before) as (sha, wt): before, after = _side(wt, a), _side(ROOT, a, a.backend)
     which = 'all 5 folds in turn' if a.fold is None else f'fold {a.fold} of 5 alone'
-    print(f"before = {sha}, after = this checkout; {which}; {os.cpu_count()} cores; each pair: before, after")
+    print(f"before = {sha}, after = this checkout on {a.backend}; {which}; {os.cpu_count()} cores; each pair: before, "
+          "after")
     print(f"{'data':<8}{'model':<6}{'s/fold':>16}{'1st fold s':>16}{'s/epoch':>16}{'epochs':>11}{'arith %':>14}"
           f"{'accuracy ± s.e.':>28}{'speed-up':>10}")
     for b, n in zip(before, after):
