@@ -1,7 +1,7 @@
 """Sequence models through the whole system: the pipeline (validate, gate, train, save, load, predict), the
 `stocknb train` command, and a reload in a fresh process. Tiny networks: these test the plumbing, not skill
 (the placebo and planted-signal runs are in test_honesty.py)."""
-import json, subprocess, sys
+import json, os, subprocess, sys
 import numpy as np, pandas as pd, pytest
 
 def cli(*args, timeout=300):
@@ -62,6 +62,39 @@ def test_folds_in_worker_processes_give_the_same_predictions_quietly(trained, ba
     out = json.loads(r.stdout.splitlines()[-1])
     assert out['workers'] == 2 and out['oof'] == rep.results['lstm'].oof.tolist()
     assert not START_UP.search(r.stderr), r.stderr[-3000:]
+
+_JAX_RUN = """
+import json, sys
+from stocknb.data import random_walk_ohlcv
+from stocknb.pipeline import PipelineConfig
+from stocknb.registry import MODELS
+tiny = dict(lookback=8, units=4, num_heads=1, key_dim=4, batch_size=256, patience=1000, verbose=0)
+c = PipelineConfig(symbol='RW', models=('lstm',), n_splits=3, model_params={'lstm': tiny | {'epochs': int(sys.argv[1])}})
+ds = c.dataset(random_walk_ohlcv(700, seed=5))
+r = c.validator().validate(MODELS['lstm'].factory(c, quiet=True), ds.X, ds.y, progress=False)
+print(json.dumps(r.oof.tolist()))
+"""
+
+def _jax_run(cache, epochs:int) -> subprocess.Popen:
+    env = os.environ | {'KERAS_BACKEND': 'jax', 'STOCKNB_CACHE_DIR': str(cache)}
+    env.pop('JAX_COMPILATION_CACHE_DIR', None)
+    return subprocess.Popen([sys.executable, '-c', _JAX_RUN, str(epochs)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+def test_jax_keeps_compiled_programs_across_processes(tmp_path):
+    """On Keras' JAX backend the compiled programs go to stocknb's cache folder: two processes filling an empty
+    folder at once both finish with the same predictions (JAX locks the folder: `jax_compile_cache` sets a size);
+    a third process, whose fits are longer (3 epochs, not 2: another learning-rate schedule), compiles nothing new
+    — the schedule's length is optimizer state, not a constant in the program (without that: new programs)."""
+    pytest.importorskip('jax')
+    runs = [_jax_run(tmp_path, 2), _jax_run(tmp_path, 2)]
+    outs = [p.communicate(timeout=300) for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], outs[0][1][-3000:] + outs[1][1][-3000:]
+    first = {f.name for f in (tmp_path/'jax').iterdir()}
+    assert any(n.endswith('-cache') for n in first) and outs[0][0] == outs[1][0], first
+    third = _jax_run(tmp_path, 3); out, err = third.communicate(timeout=300)
+    assert third.returncode == 0 and json.loads(out) != json.loads(outs[0][0]), err[-3000:]   # trained longer
+    assert {f.name for f in (tmp_path/'jax').iterdir()} == first
 
 def test_prediction_identical_after_reload(trained, bars):
     from stocknb.pipeline import ProductionModel
