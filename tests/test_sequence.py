@@ -69,7 +69,8 @@ from stocknb.data import random_walk_ohlcv
 from stocknb.pipeline import PipelineConfig
 from stocknb.registry import MODELS
 tiny = dict(lookback=8, units=4, num_heads=1, key_dim=4, batch_size=256, patience=1000, verbose=0)
-c = PipelineConfig(symbol='RW', models=('lstm',), n_splits=3, model_params={'lstm': tiny | {'epochs': int(sys.argv[1])}})
+c = PipelineConfig(symbol='RW', models=('lstm',), n_splits=2, wf_mode='rolling',     # one size of every block:
+                   model_params={'lstm': tiny | {'epochs': int(sys.argv[1])}})        # fewer programs to compile
 ds = c.dataset(random_walk_ohlcv(700, seed=5))
 r = c.validator().validate(MODELS['lstm'].factory(c, quiet=True), ds.X, ds.y, progress=False)
 print(json.dumps(r.oof.tolist()))
