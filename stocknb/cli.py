@@ -90,12 +90,13 @@ def _config(a):
     if hasattr(a, 'model_params'): kw['model_params'] = a.model_params
     return PipelineConfig(**kw)
 
-# %% ../nbs/15_cli.ipynb #eff9d215
+# %% ../nbs/15_cli.ipynb #e418248f
 def _fold_models() -> list:
     "The models whose folds may run in worker processes (`ModelSpec.fold_process`)."
     from stocknb.registry import MODELS, base_models
     return [m for m in base_models() if MODELS[m].fold_process]
 
+# %% ../nbs/15_cli.ipynb #eff9d215
 def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models:bool=True):
     from stocknb.pipeline import PipelineConfig as C
     from stocknb.registry import base_models
@@ -107,9 +108,9 @@ def _add_pipeline_args(p:argparse.ArgumentParser, train:bool=True, choose_models
                            help='models to validate')
         p.add_argument('--validate-only', action='store_true', help='validate and report; train nothing')
         p.add_argument('--fold-jobs', type=int, default=-1,
-                       help=f"worker processes for the walk-forward folds of {' and '.join(_fold_models())}, -1 (one per fold and core, "
-                            f"the default) or {_lim('fold_jobs')}; 1 trains every fold in this process; the "
-                            "predictions are the same either way (other models' folds always run here)")
+                       help=f"worker processes for the walk-forward folds of {' and '.join(_fold_models())}, -1 (one "
+                            f"per fold and core, the default) or {_lim('fold_jobs')}; 1 trains every fold in this "
+                            "process; the predictions are the same either way (other models' folds always run here)")
         p.add_argument('--skip-gate', '--skip-wfe-check', dest='skip_gate', action='store_true',
                        help='train even when no model passes the gate: ALL FOUR checks (wfe, significance, collapse, '
                             'sign) are skipped, and the manifest and every prediction say so (--skip-wfe-check is '
