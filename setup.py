@@ -37,7 +37,7 @@ setuptools.setup(
                     'yfinance': reqs('yfinance_requirements'),
                     'gpu': reqs('gpu_requirements'),
                     'dask': reqs('dask_requirements'),
-                    'jax': reqs('jax_requirements'),
+                    'tensorflow': reqs('tensorflow_requirements'),
                     'ray': reqs('ray_requirements'),
                     'bench': reqs('bench_requirements')},
     python_requires='>=' + min_python,

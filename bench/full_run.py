@@ -5,6 +5,11 @@ workers), its exit code (3: the gate refused every model).
 
     python bench/full_run.py --before 8fb2f8a          # the issue 24 baseline, then this checkout
     python bench/full_run.py --before HEAD --quick     # xgb alone, validation only: checks that it runs
+    python bench/full_run.py --before 03b28e5 --before-python ../tfvenv/bin/python   # before: on TensorFlow
+
+This checkout runs twice on one empty folder for JAX's compiled programs: 'cold' (a machine's first run) and then
+with it filled (every later run). A commit from before 2026-12 runs on TensorFlow, which stocknb no longer
+installs: --before-python names an interpreter whose environment has it.
 
 Issue 24's target: ≤ 3 minutes on 2 cores, measured with nothing else running."""
 import argparse, json, os, resource, subprocess, sys, tempfile, time
@@ -42,12 +47,12 @@ def child(args:list) -> dict:
             'tree_peak_mib': peak / 2**20, 'exit': p.returncode, 'tail': so[-400:] + se[-400:],
             'report': so}
 
-def _side(tree:Path, args:list) -> dict:
-    "One measurement in its own interpreter, importing stocknb from `tree`."
-    env = os.environ | {'PYTHONPATH': str(tree), 'OMP_WAIT_POLICY': 'PASSIVE', 'TF_CPP_MIN_LOG_LEVEL': '2'}
+def _side(tree:Path, args:list, python:str=sys.executable, **env) -> dict:
+    "One measurement in its own interpreter (`python`, with `env` added), importing stocknb from `tree`."
+    env = os.environ | {'PYTHONPATH': str(tree), 'OMP_WAIT_POLICY': 'PASSIVE', 'TF_CPP_MIN_LOG_LEVEL': '2'} | env
     code = f"import json, sys; sys.path.insert(0, {str(ROOT/'bench')!r}); from full_run import child; " \
            f"print(json.dumps(child({args!r})))"
-    r = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    r = subprocess.run([python, '-c', code], env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
     rows = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
     if r.returncode or not rows: sys.exit(f"the run on {tree} failed:\n{r.stderr[-3000:]}")
     if rows[0]['exit'] not in (0, 3): sys.exit(f"the command on {tree} exited {rows[0]['exit']}:\n{rows[0]['tail']}")
@@ -57,16 +62,24 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--before', default='HEAD', help='the commit to compare with (default HEAD)')
     p.add_argument('--quick', action='store_true', help='xgb alone, validation only')
+    p.add_argument('--before-python', default=sys.executable, help='the interpreter of the before side')
+    p.add_argument('--before-backend', default='tensorflow', help="Keras backend of the before side (default: "
+                   "tensorflow, stocknb's before 2026-12; this checkout runs on its default, JAX)")
     a = p.parse_args()
     args = QUICK if a.quick else FULL
     from _worktree import worktree       # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
-    with worktree(a.before) as (sha, wt): before, after = _side(wt, args), _side(ROOT, args)
+    with worktree(a.before) as (sha, wt), tempfile.TemporaryDirectory() as cache:
+        before = _side(wt, args, a.before_python, KERAS_BACKEND=a.before_backend)
+        cold = _side(ROOT, args, STOCKNB_CACHE_DIR=cache)         # JAX's compiled programs: none yet
+        after = _side(ROOT, args, STOCKNB_CACHE_DIR=cache)        # the same folder, filled by the cold run
     print(f"stocknb run --symbol AAPL {' '.join(args)}; {os.cpu_count()} cores")
-    for name, r in ((sha, before), ('this checkout', after)):
-        print(f"{name:<15}{r['seconds']:>8.1f} s{r['peak_mib']:>8.0f} MiB peak (largest process)"
+    for name, r in ((f'{sha} ({a.before_backend})', before), ('this, cold', cold), ('this checkout', after)):
+        print(f"{name:<22}{r['seconds']:>8.1f} s{r['peak_mib']:>8.0f} MiB peak (largest process)"
               f"{r['tree_peak_mib']:>8.0f} MiB peak (all its processes)   exit {r['exit']}")
     same = bool(before['report']) and before['report'] == after['report']
-    print(f"the printed reports (every model's accuracy, p-value, WFE, Sharpe, gate) are the same: {same}")
+    print(f"the printed reports (every model's accuracy, p-value, WFE, Sharpe, gate) are the same: {same} "
+          f"(before and after); {cold['report'] == after['report']} (cold and filled cache)")
+    print(after['report'][-2500:])
     from _report import report           # bench/ is on sys.path when a bench runs as `python bench/NAME.py`
     report('full_run', f"seconds, {sha} / this checkout", before['seconds'] / after['seconds'], 1.0)
     if not a.quick: report('full_run', 'seconds of the full AAPL run (target ≤ 180)', after['seconds'], 180.0,

@@ -80,7 +80,7 @@ def is_pickle(path:str|Path) -> bool:
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 # %% ../nbs/11a_artifacts.ipynb #0ec2c2ed
-_VERSIONED = ('stocknb', 'numpy', 'pandas', 'scikit-learn', 'scipy', 'xgboost', 'lightgbm', 'tensorflow', 'keras',
+_VERSIONED = ('stocknb', 'numpy', 'pandas', 'scikit-learn', 'scipy', 'xgboost', 'lightgbm', 'keras', 'jax', 'tensorflow',
               'PyWavelets', 'TA-Lib')
 
 def library_versions(names=_VERSIONED) -> dict:

@@ -4,12 +4,13 @@
 
 # %% auto #0
 __all__ = ['INT_LIMITS', 'MULTIPLE_TESTING', 'TRADING_DAYS', 'COST_BPS', 'WFE_THRESHOLD', 'ALPHA', 'MAX_SIGN_SHARE',
-           'MIN_STD_RATIO', 'SYMBOL_RULE', 'ModelFactory', 'MODEL_NAME', 'LOGGER_NAME', 'LOG_LEVELS', 'RECOMPUTE_ENV',
-           'REFERENCE_KERNELS', 'StocknbError', 'DataError', 'ConfigError', 'LeakageError', 'GateError', 'StateError',
-           'ArtifactError', 'check_int', 'check_limit', 'check_fitted', 'check_number', 'fmt_date', 'fmt_rows',
-           'check_symbol', 'check_inside', 'Model', 'check_model', 'model_context', 'project_root', 'models_dir',
-           'cache_dir', 'set_seed', 'get_logger', 'setup_logging', 'tf_log_level', 'tf_startup_kept',
-           'quiet_tf_startup', 'stored_tables', 'arithmetic', 'reference_kernels', 'worker_count', 'lab_doc']
+           'MIN_STD_RATIO', 'SYMBOL_RULE', 'ModelFactory', 'MODEL_NAME', 'KERAS_BACKEND', 'LOGGER_NAME', 'LOG_LEVELS',
+           'RECOMPUTE_ENV', 'REFERENCE_KERNELS', 'StocknbError', 'DataError', 'ConfigError', 'LeakageError',
+           'GateError', 'StateError', 'ArtifactError', 'check_int', 'check_limit', 'check_fitted', 'check_number',
+           'fmt_date', 'fmt_rows', 'check_symbol', 'check_inside', 'Model', 'check_model', 'model_context',
+           'project_root', 'models_dir', 'cache_dir', 'keras_backend', 'set_seed', 'get_logger', 'setup_logging',
+           'tf_log_level', 'tf_startup_kept', 'quiet_tf_startup', 'stored_tables', 'arithmetic', 'reference_kernels',
+           'worker_count', 'lab_doc']
 
 # %% ../nbs/00_core.ipynb #d7ce46bf
 import contextlib, inspect, logging, math, numbers, os, random, re, sys, tempfile, time
@@ -243,6 +244,20 @@ def cache_dir(path:str|Path|None=None, # explicit folder; wins over everything e
     "Download cache: `path`, else `$STOCKNB_CACHE_DIR`, else `$XDG_CACHE_HOME/stocknb`, else `~/.cache/stocknb`."
     return _resolve_dir(path, 'STOCKNB_CACHE_DIR', _default_cache_dir, create)
 
+# %% ../nbs/00_core.ipynb #7841851d
+KERAS_BACKEND = 'jax'   # stocknb's choice when the user made none (Keras' own default is TensorFlow)
+
+def keras_backend() -> str:
+    "The Keras backend stocknb's networks will run on; sets `$KERAS_BACKEND` to JAX when nobody chose one yet."
+    if 'keras' in sys.modules and hasattr(sys.modules['keras'], 'backend'):
+        return sys.modules['keras'].backend.backend()          # imported already: its backend is fixed
+    chosen = os.environ.get('KERAS_BACKEND', '').strip()
+    if chosen: return chosen
+    os.environ['KERAS_BACKEND'] = KERAS_BACKEND
+    return KERAS_BACKEND
+
+keras_backend()    # on import: before any stocknb module imports Keras
+
 # %% ../nbs/00_core.ipynb #84fecbb5
 def set_seed(seed:int=42, # one number that fixes the random generators (Python, NumPy; Keras when `deep`)
              deep:bool|None=None, # also seed Keras/TensorFlow: True, False, or None = only if keras is imported
@@ -411,8 +426,10 @@ def stored_tables(path:str|Path, # the JSON file that keeps the numbers, beside 
 # %% ../nbs/00_core.ipynb #1a569ffc
 def _versions() -> dict:
     "Versions of the numerical libraries already imported (what a stored number depends on)."
-    names = ('numpy', 'pandas', 'scipy', 'sklearn', 'xgboost', 'lightgbm', 'tensorflow', 'keras')
-    return {n: getattr(sys.modules[n], '__version__', '?') for n in names if n in sys.modules}
+    names = ('numpy', 'pandas', 'scipy', 'sklearn', 'xgboost', 'lightgbm', 'tensorflow', 'jax', 'keras')
+    v = {n: getattr(sys.modules[n], '__version__', '?') for n in names if n in sys.modules}
+    if 'keras' in sys.modules: v['keras backend'] = sys.modules['keras'].backend.backend()   # its numbers differ
+    return v
 
 def _dump_json(doc:dict) -> str:
     "`doc` as indented JSON with each list of numbers or strings on one line (short files, one column a diff line)."

@@ -6,9 +6,9 @@
 __all__ = ['DirectionalHuberLoss', 'AntiCollapseDirectionalLoss', 'get_custom_objects']
 
 # %% ../nbs/09_losses.ipynb #880025de
+from .core import DataError, check_number     # first: it sets Keras' backend (JAX unless you chose one)
 import keras
 from keras import ops
-from .core import DataError, check_number
 
 # %% ../nbs/09_losses.ipynb #ccacaa0f
 _EPS = 1e-7  # keeps mean(p) / mean(|p|) at 0 (not 0/0) when every prediction is exactly 0

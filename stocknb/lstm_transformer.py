@@ -7,8 +7,8 @@ __all__ = ['build_lstm_transformer', 'lstm_transformer_factory']
 
 # %% ../nbs/10_lstm_transformer.ipynb #b8271085
 import functools
+from .core import check_int, check_limit, check_number    # first: it sets Keras' backend
 import keras
-from .core import check_int, check_limit, check_number
 from .sequence import register_builder, sequence_factory
 
 # %% ../nbs/10_lstm_transformer.ipynb #5f07c313

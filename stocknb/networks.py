@@ -28,7 +28,7 @@ NETWORKS = {'lstm_transformer': _lstm_transformer, 'xlstm_ts': _xlstm_ts}   # na
 
 def network_builder(network:str, # a name in `NETWORKS`
                    ) -> Callable:
-    "The builder of `network`; its module (and TensorFlow) is imported on first use."
+    "The builder of `network`; its module (and Keras) is imported on first use."
     if network not in NETWORKS: raise ConfigError(f"unknown network {network!r}; the networks are {list(NETWORKS)}")
     return NETWORKS[network]()
 

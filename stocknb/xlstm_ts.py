@@ -9,12 +9,12 @@ __all__ = ['FORGET_GATES', 'M_INIT', 'WAVELET_MODES', 'ExponentialGating', 'sLST
 # %% ../nbs/11_xlstm_ts.ipynb #b5ec8a4d
 import numpy as np
 import pandas as pd
-import keras
-from keras import ops
 import pywt
 from numpy.lib.stride_tricks import sliding_window_view
 from fastcore.basics import patch
 from .core import INT_LIMITS, ConfigError, DataError, check_int, check_limit, check_number
+import keras                     # after core, which sets Keras' backend
+from keras import ops
 from .sequence import register_builder, register_denoiser, sequence_factory
 
 # %% ../nbs/11_xlstm_ts.ipynb #472c2469

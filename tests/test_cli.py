@@ -173,6 +173,11 @@ def run_env(*args, env):
     return subprocess.run([sys.executable, '-m', 'stocknb.cli', *args], capture_output=True, text=True, timeout=300,
                           env=env)
 
+def tf_env(**env):
+    "A user who chose TensorFlow as Keras' backend (the `tensorflow` extra; stocknb's default is JAX)."
+    pytest.importorskip('tensorflow', reason='the TensorFlow backend\'s tests: pip install -e ".[tensorflow]"')
+    return user_env(KERAS_BACKEND='tensorflow', **env)
+
 @pytest.mark.parametrize('args,env,noisy', [
     ((), {}, False),                                             # the default: nothing but the one error line
     (('--log-level', 'debug'), {}, True),                        # DEBUG shows what TensorFlow writes
@@ -181,7 +186,7 @@ def run_env(*args, env):
 ])
 def test_tensorflow_start_up_lines(args, env, noisy, tmp_path):
     "The cheapest command that imports TensorFlow (the lstm settings are checked, then too few bars: exit 2)."
-    r = run_env(*args, 'run', *TF_ARGS, '--models-dir', str(tmp_path), env=user_env(**env))
+    r = run_env(*args, 'run', *TF_ARGS, '--models-dir', str(tmp_path), env=tf_env(**env))
     assert r.returncode == 2 and TOO_FEW in r.stderr, r.stderr[-3000:]
     assert bool(START_UP.search(r.stderr)) == noisy, r.stderr[-3000:]
     if not noisy: assert r.stderr.strip().splitlines() == [r.stderr.strip()], r.stderr     # one line
@@ -192,7 +197,7 @@ def test_tensorflow_start_up_lines_in_universe_workers(tmp_path):
     if cpu_count() < 2: pytest.skip('one core: a run uses no worker process (one per symbol and per core at most)')
     args = ('universe', '--models', 'lstm', '--symbols', 'IBM,MSFT', '--start', '2013-01-01', '--n-jobs', '2',
             '--models-dir', str(tmp_path))                  # two symbols: two worker processes (one would run here)
-    quiet, debug = run_env(*args, env=user_env()), run_env('--log-level', 'debug', *args, env=user_env())
+    quiet, debug = run_env(*args, env=tf_env()), run_env('--log-level', 'debug', *args, env=tf_env())
     for r in (quiet, debug):
         assert r.returncode == 2 and r.stdout.startswith('2 symbol(s) on loky (2 worker processes on this machine)')
         assert 'IBM (validation): DataError: IBM: 41 bars' in r.stdout
@@ -200,6 +205,19 @@ def test_tensorflow_start_up_lines_in_universe_workers(tmp_path):
     assert not START_UP.search(quiet.stderr), quiet.stderr[-3000:]
     writers = set(re.findall(r"^[IWEF]\d{4} \S+ +(\d+) ", debug.stderr, re.M))   # absl lines carry the thread id
     assert len(writers) >= 2, debug.stderr[-3000:]                                 # the parent's and the worker's
+
+def test_jax_backend_writes_no_start_up_line(tmp_path):
+    """On the default backend (JAX, no TensorFlow imported) an lstm command's stderr is its one error line, in the
+    parent and in two universe workers. (XLA's C++ code reads TF_CPP_MIN_LOG_LEVEL as TensorFlow's does: with
+    --log-level debug, or the variable at 0, its INFO lines show, e.g. "PjRt-IFRT device count".)"""
+    env = {k: v for k, v in user_env().items() if k != 'KERAS_BACKEND'}
+    r = run_env('run', *TF_ARGS, '--models-dir', str(tmp_path), env=env)
+    assert r.returncode == 2 and TOO_FEW in r.stderr, r.stderr[-3000:]
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and not START_UP.search(r.stderr), r.stderr[-3000:]
+    r = run_env('universe', '--models', 'lstm', '--symbols', 'IBM,MSFT', '--start', '2013-01-01', '--n-jobs', '2',
+                '--models-dir', str(tmp_path), env=env)
+    assert r.returncode == 2 and 'MSFT (validation): DataError: MSFT: 41 bars' in r.stdout, r.stdout
+    assert not START_UP.search(r.stderr), r.stderr[-3000:]
 
 def test_log_level_from_the_environment(tmp_path):
     "--log-level defaults to $STOCKNB_LOG_LEVEL (INFO lines appear), else WARNING; the option wins over it."

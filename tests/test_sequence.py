@@ -45,10 +45,10 @@ print(json.dumps({'workers': c.fold_workers('lstm'), 'oof': rep.results['lstm'].
 """
 
 def test_folds_in_worker_processes_give_the_same_predictions_quietly(trained, bars, tmp_path):
-    """`PipelineConfig(fold_jobs=2)` in a user's fresh process (TF_CPP_MIN_LOG_LEVEL=3): the lstm's folds run in two
-    loky workers, which import the network's module when the factory arrives (it registers the builder there; without
-    that: "unknown network builder") with TensorFlow's start-up lines quiet as in the parent (without that: 3 lines a
-    worker), and predict the same bits as this process's run of the same settings with every fold in-process."""
+    """`PipelineConfig(fold_jobs=2)` in a user's fresh process: the lstm's folds run in two loky workers, which import
+    the network's module when the factory arrives (it registers the builder there; without that: "unknown network
+    builder"), write no start-up line (on TensorFlow they wrote 3 a worker before `quiet_tf_startup`; on JAX none),
+    and predict the same bits as this process's run of the same settings with every fold in-process."""
     from joblib import cpu_count
     from test_cli import START_UP, user_env
     if cpu_count() < 2: pytest.skip('one core: the folds run in this process (one worker per fold and core at most)')
@@ -83,11 +83,10 @@ def _jax_run(cache, epochs:int) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 def test_jax_keeps_compiled_programs_across_processes(tmp_path):
-    """On Keras' JAX backend the compiled programs go to stocknb's cache folder: two processes filling an empty
+    """On Keras' JAX backend (stocknb's default) the compiled programs go to stocknb's cache folder: two processes filling an empty
     folder at once both finish with the same predictions (JAX locks the folder: `jax_compile_cache` sets a size);
     a third process, whose fits are longer (3 epochs, not 2: another learning-rate schedule), compiles nothing new
     — the schedule's length is optimizer state, not a constant in the program (without that: new programs)."""
-    pytest.importorskip('jax')
     runs = [_jax_run(tmp_path, 2), _jax_run(tmp_path, 2)]
     outs = [p.communicate(timeout=300) for p in runs]
     assert [p.returncode for p in runs] == [0, 0], outs[0][1][-3000:] + outs[1][1][-3000:]
