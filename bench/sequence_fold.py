@@ -32,9 +32,9 @@ def _batch_seconds(m, reps:int=20) -> float:
     if keras.backend.backend() == 'jax':                 # one jitted gradient of the loss, as Keras' train step
         import jax
         state = [[v.value for v in vs] for vs in (net.trainable_variables, net.non_trainable_variables,
-                                                  net.metrics_variables)]
-        grad = jax.jit(jax.grad(lambda tv, ntv, mv, x, y:
-                                net.compute_loss_and_updates(tv, ntv, mv, x, y, None, training=True)[0]))
+                                                  net.metrics_variables, net.optimizer.variables)]
+        grad = jax.jit(jax.grad(lambda tv, ntv, mv, ov, x, y:
+                                net.compute_loss_and_updates(tv, ntv, mv, x, y, None, True, ov)[0]))
         run = lambda: jax.block_until_ready(grad(*state, x, y))
     elif keras.backend.backend() == 'tensorflow':
         import tensorflow as tf
