@@ -80,8 +80,8 @@ def is_pickle(path:str|Path) -> bool:
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 # %% ../nbs/11a_artifacts.ipynb #0ec2c2ed
-_VERSIONED = ('stocknb', 'numpy', 'pandas', 'scikit-learn', 'scipy', 'xgboost', 'lightgbm', 'keras', 'jax', 'tensorflow',
-              'PyWavelets', 'TA-Lib')
+_VERSIONED = ('stocknb', 'numpy', 'pandas', 'scikit-learn', 'scipy', 'xgboost', 'lightgbm', 'keras', 'jax',
+              'tensorflow', 'PyWavelets', 'TA-Lib')
 
 def library_versions(names=_VERSIONED) -> dict:
     "Installed versions of stocknb, Python and the libraries whose formats artifacts use (`None` when absent)."
