@@ -91,7 +91,8 @@ def _side(tree:Path, a, backend:str='tensorflow', python:str=sys.executable, cac
     "One side's rows: `tree`'s stocknb in a fresh process of `python` on Keras backend `backend`."
     args = [python, __file__, '--child', '--n', str(a.n), '--models', *a.models, '--data', *a.data] + \
            (['--quick'] if a.quick else []) + ([] if a.fold is None else ['--fold', str(a.fold)])
-    env = os.environ | {'PYTHONPATH': str(tree), 'KERAS_BACKEND': backend} | ({'STOCKNB_CACHE_DIR': cache} if cache else {})
+    env = os.environ | {'PYTHONPATH': str(tree), 'KERAS_BACKEND': backend}
+    if cache: env['STOCKNB_CACHE_DIR'] = cache
     r = subprocess.run(args, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
     rows = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
     if r.returncode or not rows: sys.exit(f"the run on {tree} failed:\n{r.stderr[-3000:]}")
@@ -107,11 +108,11 @@ def main():
     p.add_argument('--fold', type=int, default=None, help='one of the 5 folds alone (default: all, in turn)')
     p.add_argument('--quick', action='store_true', help='1,500 planted days, at most 3 epochs')
     p.add_argument('--backend', default='jax', choices=['tensorflow', 'jax'],
-                   help="Keras backend of this checkout's side (default jax, stocknb's; the other side: --before-backend)")
+                   help="Keras backend of this checkout's side (default jax; the other side's: --before-backend)")
     p.add_argument('--before-backend', default='tensorflow', choices=['tensorflow', 'jax'],
                    help='Keras backend of the before side (default tensorflow: what stocknb ran on before 2026-12)')
     p.add_argument('--before-python', default=sys.executable,
-                   help='the interpreter of the before side: one with TensorFlow installed (stocknb no longer needs it)')
+                   help='the before side\'s interpreter: one with TensorFlow (stocknb no longer installs it)')
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: return child(a)

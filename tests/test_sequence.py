@@ -83,8 +83,9 @@ def _jax_run(cache, epochs:int) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 def test_jax_keeps_compiled_programs_across_processes(tmp_path):
-    """On Keras' JAX backend (stocknb's default) the compiled programs go to stocknb's cache folder: two processes filling an empty
-    folder at once both finish with the same predictions (JAX locks the folder: `jax_compile_cache` sets a size);
+    """On Keras' JAX backend (stocknb's default) the compiled programs go to stocknb's cache folder: two processes
+    filling an empty folder at once both finish with the same predictions (JAX locks the folder: `jax_compile_cache`
+    sets a size);
     a third process, whose fits are longer (3 epochs, not 2: another learning-rate schedule), compiles nothing new
     — the schedule's length is optimizer state, not a constant in the program (without that: new programs)."""
     runs = [_jax_run(tmp_path, 2), _jax_run(tmp_path, 2)]
