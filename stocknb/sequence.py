@@ -6,7 +6,7 @@
 __all__ = ['BUILDERS', 'OUTPUTS', 'LOSSES', 'PREDICT_ROWS', 'JAX_CACHE_BYTES', 'MAX_TRAINERS', 'SEQUENCE_FORMAT', 'DENOISERS',
            'register_builder', 'get_builder', 'build_plain_lstm', 'sequence_windows', 'SequenceModel', 'window_ok',
            'CollapseMonitor', 'EpochProgress', 'has_gpu', 'jax_compile_cache', 'ResizableCosineDecay', 'clear_trainers',
-           'register_denoiser', 'sequence_factory', 'train_sequence_production']
+           'register_denoiser', 'check_network', 'sequence_factory', 'train_sequence_production']
 
 # %% ../nbs/09a_sequence.ipynb #4480bad0
 import json, math, os, tempfile, threading, warnings
@@ -654,6 +654,17 @@ def load(cls:SequenceModel, folder:str|Path) -> SequenceModel:
                      "reproduces them)")
     return m
 
+# %% ../nbs/09a_sequence.ipynb #58bc2aee
+def check_network(builder:Callable, # a network builder: `(lookback, n_features, **kw) -> keras.Model`
+                  *args, **kw) -> None:
+    """Build `builder(*args, **kw)` with its weights left undrawn: the builder's own checks and Keras' shape checks
+    run, no initializer does (on JAX each would compile a small program: 3 s for an lstm, measured)."""
+    from keras.src.backend.common import global_state    # Keras' list of variables waiting for their values
+    waiting = list(global_state.get_global_attribute('uninitialized_variables') or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False): builder(*args, **kw)
+    finally: global_state.set_global_attribute('uninitialized_variables', waiting)   # this build's are dropped
+
 # %% ../nbs/09a_sequence.ipynb #2b4d8114
 def sequence_factory(builder='plain_lstm', # registered builder name
                      **kw, # `SequenceModel` settings and the builder's own keyword arguments, mixed
@@ -668,7 +679,7 @@ def sequence_factory(builder='plain_lstm', # registered builder name
                                   f"{net_kw}; the others are SequenceModel's")
     build = {**(kw.pop('build_kw', None) or {}), **{k: kw.pop(k) for k in net_kw if k in kw}}
     SequenceModel(builder, build_kw=build, **kw)
-    fn(kw.get('lookback', 60), 1, **build)           # the builder's own checks (sizes, rates) before any fold starts
+    check_network(fn, kw.get('lookback', 60), 1, **build)   # the builder's checks (sizes, rates) before any fold
     name = _BuilderName(builder, fn) if isinstance(builder, str) else builder   # picklable to a worker process
     return functools.partial(SequenceModel, name, build_kw=build, **kw)
 

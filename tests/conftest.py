@@ -80,13 +80,13 @@ TINY_LSTM = dict(lookback=8, units=4, num_heads=1, key_dim=4, epochs=2, batch_si
 @pytest.fixture(scope='session')
 def walk_lstm(tmp_path_factory, series):
     """One sequence-model run a session: a tiny `lstm` (TINY_LSTM) validated on 900 days of a random walk (seed 11;
-    `df` has 1,000), 3 folds, trained past the gate and saved as RW in its own root. Read it, never write into
-    `root`."""
+    `df` has 1,000), 3 rolling folds (one training size: fewer programs for JAX to compile), trained past the gate
+    and saved as RW in its own root. Read it, never write into `root`."""
     from types import SimpleNamespace
     from stocknb.pipeline import PipelineConfig, ProductionPipeline
     root, df = tmp_path_factory.mktemp('walk-lstm'), series('walk', 1000, 11)
     cfg = PipelineConfig(symbol='RW', models=('lstm',), model_params={'lstm': TINY_LSTM}, n_splits=3, skip_gate=True,
-                         models_dir=str(root))
+                         wf_mode='rolling', models_dir=str(root))
     pipe = ProductionPipeline(cfg)
     rep = pipe.run_validation(data=df.iloc[:900], progress=False)
     pm = pipe.train_production(data=df.iloc[:900])
