@@ -75,6 +75,7 @@ class PanelDataset(NamedTuple):
     y_rel: pd.Series      # y minus the median of y over the symbols of the same date
     up: pd.Series         # 1.0 where y beats that median, else 0.0 (half the symbols, give or take the median one)
     X_live: pd.DataFrame  # features on the last date of the panel, whose targets are in the future
+    closes: pd.DataFrame  # date × symbol closes on the panel's calendar (NaN: no bar), for the backtests
     info: dict            # symbols, dates, rows, dates dropped for too few symbols, rows without a next day
 
     @property
@@ -129,7 +130,8 @@ def cross_sectional_features(X:pd.DataFrame, # features indexed by (date, symbol
     return pd.concat([rank.add_prefix('cs_rank_'), z.add_prefix('cs_z_')], axis=1)
 
 # %% ../nbs/17_panel.ipynb #0d69ab82
-def _assemble(X:pd.DataFrame, y:pd.Series, calendar, cs:list, min_symbols:int, symbols:list) -> PanelDataset:
+def _assemble(X:pd.DataFrame, y:pd.Series, calendar, cs:list, min_symbols:int, symbols:list,
+              closes:pd.DataFrame) -> PanelDataset:
     "Drop thin dates, add the cross-sectional features, split training and live rows, make the relative targets."
     n = X.groupby(level='date').size()
     thin = n.index[n < min_symbols]                       # known at that close: how many symbols have a bar
@@ -147,7 +149,7 @@ def _assemble(X:pd.DataFrame, y:pd.Series, calendar, cs:list, min_symbols:int, s
             'thin_dates': int(len(thin)), 'rows_without_next_day': int((~live & y.isna().to_numpy()).sum()),
             'dates_few_targets': int(X.index.get_level_values('date')[has & (with_target < min_symbols)].nunique()),
             'live_date': calendar[-1], 'live_symbols': int(live.sum())}
-    return PanelDataset(Xt, yt, y_rel, (y_rel > 0).astype('float64').rename('beats_median'), X[live], info)
+    return PanelDataset(Xt, yt, y_rel, (y_rel > 0).astype('float64').rename('beats_median'), X[live], closes, info)
 
 # %% ../nbs/17_panel.ipynb #09c41e4e
 CS_DEFAULT = ('ret_1', 'ret_5', 'ret_20', 'ret_60', 'ret_240', 'mom_250_20', 'vol_20')   # for features='close'
@@ -191,7 +193,7 @@ def panel_dataset(data, # symbol -> daily OHLCV (a dict), or a date × symbol fr
     calendar = pd.DatetimeIndex(sorted(set().union(*(c.index for c in C.values()))))
     X = _stack(F)
     y = _stack({s: _next_day_returns(C[s], calendar).reindex(F[s].index) for s in F})
-    return _assemble(X, y, calendar, cs, min_symbols, list(frames))
+    return _assemble(X, y, calendar, cs, min_symbols, list(frames), pd.DataFrame(C).reindex(calendar))
 
 # %% ../nbs/17_panel.ipynb #c6996492
 class PanelFold(NamedTuple):
