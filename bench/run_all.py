@@ -17,6 +17,7 @@ BENCHES = {   # name: (full arguments, --quick arguments)
     'forward_sim': ([], ['--days', '30']),
     'sequence': ([], ['--quick']),
     'universe': ([], ['--days', '1500']),
+    'panel': ([], ['--quick']),
 }
 
 def run(name:str, args:list) -> tuple:

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_ERROR', 'EXIT_BAD_INPUT', 'EXIT_GATE', 'EXIT_PARTIAL', 'EXIT_INTERRUPTED', 'EXIT_CODES', 'TF_QUIET',
-           'exit_code', 'cmd_data', 'cmd_run', 'cmd_predict', 'cmd_report', 'cmd_train', 'cmd_universe', 'build_parser',
-           'quiet_tensorflow', 'check_int_options', 'main']
+           'exit_code', 'cmd_data', 'cmd_run', 'cmd_predict', 'cmd_report', 'cmd_train', 'cmd_universe', 'cmd_panel',
+           'build_parser', 'quiet_tensorflow', 'check_int_options', 'main']
 
 # %% ../nbs/15_cli.ipynb #07bcced7
 import argparse, json, logging, os, re, shlex, sys, traceback
@@ -350,6 +350,107 @@ def cmd_universe(a) -> int:
     if not ran: return EXIT_BAD_INPUT
     return EXIT_PARTIAL if len(u.failures) else EXIT_OK
 
+# %% ../nbs/15_cli.ipynb #13af6ad9
+def _add_panel_args(p:argparse.ArgumentParser):
+    from stocknb.core import MULTIPLE_TESTING
+    from stocknb.panel_models import PanelConfig as C, panel_models
+    p.add_argument('--symbols', default=None, help='comma-separated tickers (default: every bundled symbol, or every '
+                                                   'CSV file in --data-dir)')
+    p.add_argument('--data-dir', default=None, help='a folder of CSV files, one per symbol (AAPL.csv)')
+    p.add_argument('--source', default='sample', choices=('sample', 'yfinance'),
+                   help='without --data-dir: the bundled sample (default) or yfinance (online)')
+    p.add_argument('--start', default=None, help='first date kept, e.g. 2005-01-03')
+    p.add_argument('--end', default=None, help='last date kept')
+    p.add_argument('--name', default=C.name, help="the panel's name: its models' folder, MODELS_DIR/panels/NAME")
+    p.add_argument('--models', nargs='+', default=list(C.models), choices=panel_models(), help='pooled models')
+    p.add_argument('--features', default=C.features, choices=('close', 'daily'),
+                   help='close: returns over 1…240 days, momentum, volatility (default); daily: every OHLCV feature')
+    p.add_argument('--k', type=int, default=C.k, help=f'names on each side of the long-short portfolio (default {C.k})')
+    p.add_argument('--cost-bps', type=float, default=C.cost_bps, help=f'cost per side, bps (default {C.cost_bps:g})')
+    p.add_argument('--min-symbols', type=int, default=None,
+                   help='a date counts with at least this many symbols (default: 5, or every symbol when fewer)')
+    p.add_argument('--n-splits', type=int, default=C.n_splits, help=f'date folds (default {C.n_splits})')
+    p.add_argument('--alpha', type=float, default=C.alpha, help=f'gate: largest adjusted p (default {C.alpha:g})')
+    p.add_argument('--multiple-testing', default=C.multiple_testing, choices=MULTIPLE_TESTING,
+                   help='correction over the models (default holm)')
+    p.add_argument('--wfe-threshold', type=float, default=C.wfe_threshold,
+                   help=f'gate: least test rank IC as %% of the validation one (default {C.wfe_threshold:g})')
+    p.add_argument('--seed', type=int, default=C.seed, help='a number that fixes every random draw')
+    p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
+    p.add_argument('--validate-only', action='store_true', help='validate and report; train and save nothing')
+    p.add_argument('--skip-gate', action='store_true', help='train although no model passed (marked as overridden)')
+    _add_output_args(p)
+
+# %% ../nbs/15_cli.ipynb #54c31c78
+def _panel_config(a, n:int):
+    "The `PanelConfig` of the options, for a panel of `n` symbols."
+    from stocknb.panel_models import PanelConfig
+    if 2 * a.k > n:
+        raise ConfigError(f"--k {a.k} needs at least {2 * a.k} symbols ({a.k} long, {a.k} short); the panel has {n}",
+                          cli_hint=f"use --k {n // 2} or less" if n >= 2 else "give at least 2 symbols")
+    ms = a.min_symbols if a.min_symbols is not None else min(5, n)
+    if ms > n: raise ConfigError(f"--min-symbols {ms} is more than the {n} symbols of the panel")
+    return PanelConfig(name=a.name, features=a.features, min_symbols=ms, models=tuple(a.models), n_splits=a.n_splits,
+                       k=a.k, cost_bps=a.cost_bps, alpha=a.alpha, multiple_testing=a.multiple_testing,
+                       wfe_threshold=a.wfe_threshold, seed=a.seed, models_dir=a.models_dir)
+
+def _panel_data(a) -> dict:
+    "Symbol -> its validated bars, every symbol resolved and checked before any is read."
+    from stocknb.data import load_ohlcv
+    from stocknb.universe import universe_sources
+    src = universe_sources(a.symbols, a.data_dir, a.source)
+    return {s: load_ohlcv(s, source=d['source'], path=d['path'], start=a.start, end=a.end) for s, d in src.items()}
+
+# %% ../nbs/15_cli.ipynb #77a575c7
+_PANEL_COLS = {'dates': 'dates', 'rank_ic': 'rank IC', 't_nw': 't', 'hit': 'hit', 'wfe_ic': 'WFE %',
+               'ls_gross_bps': 'LS gross', 'ls_net_bps': 'LS net', 'sharpe_net': 'Sharpe net', 'turnover': 'turnover'}
+_PANEL_UNITS = ("rank IC: mean daily rank IC across the symbols, t: Newey-West; hit: share of symbols on the right "
+                "side of the day's median; LS: the top-k/bottom-k portfolio's mean daily return in bps, before and "
+                "after costs; turnover: units of gross position traded a day")
+
+def _panel_table(v):
+    "One row per model: the columns a reader needs, the adjusted p and the gate."
+    t = v.summary[list(_PANEL_COLS)].astype('float64').rename(columns=_PANEL_COLS)
+    t['dates'] = t['dates'].astype(int)
+    return t.assign(**{'p adj.': v.gates['adjusted_p'].astype('float64'), 'passed': v.gates['passed'].astype(bool)})
+
+# %% ../nbs/15_cli.ipynb #ca9e8908
+def cmd_panel(a) -> int:
+    "`stocknb panel`: one model for many symbols: validate by date, gate, train and save, rank the next day."
+    from stocknb.panel_pipeline import PanelPipeline
+    data = _panel_data(a)
+    p = PanelPipeline(_panel_config(a, len(data)))
+    v = p.validate(data)
+    out, pred, err = {'panel': p.config.name, 'symbols': list(data), 'table': _panel_table(v)}, None, None
+    if not a.validate_only:
+        try:
+            out['saved'] = str(p.train(data, skip_gate=a.skip_gate).save())
+            pred = p.predict(data)
+        except GateError as e: err = e
+    _print_panel(out, pred, a.format)
+    if err is not None:
+        err.cli_hint = f"{shlex.join(['stocknb', *a.argv])} --skip-gate trains them anyway, marked as overridden"
+        raise err
+    return EXIT_OK
+
+# %% ../nbs/15_cli.ipynb #35f541ab
+def _print_panel(out:dict, pred, fmt:str):
+    "The panel run: the models' table (text, markdown or JSON), where it was saved, and the next day's ranking."
+    t = out['table']
+    if fmt == 'json':
+        d = {**out, 'table': json.loads(t.to_json(orient='index'))}
+        if pred is not None:
+            d['prediction'] = {'date': f"{pred.date:%Y-%m-%d}", 'long': pred.long, 'short': pred.short,
+                               'scores': pred.table['score'].round(8).to_dict(), 'notes': pred.notes}
+        print(json.dumps(d, indent=1)); return
+    print(_md(t.reset_index(names='model')) if fmt == 'md' else t.round(4).to_string())
+    print(f"\n{_PANEL_UNITS}")
+    if 'saved' in out: print(f"\nsaved {out['saved']}")
+    if pred is not None:
+        print(f"next trading day after {pred.date:%Y-%m-%d}: long {', '.join(pred.long)}; "
+              f"short {', '.join(pred.short)}")
+        for n in pred.notes: print(f"note: {n}")
+
 # %% ../nbs/15_cli.ipynb #f89079a0
 def build_parser() -> argparse.ArgumentParser:
     "The `stocknb` argument parser with every subcommand; `--help` lists the exit codes."
@@ -372,13 +473,16 @@ def build_parser() -> argparse.ArgumentParser:
                                  ('report', cmd_report, 'validate and write the run as one self-contained HTML page '
                                   '(trains nothing)'),
                                  ('universe', cmd_universe, 'validate (and train) many symbols in parallel, here or on '
-                                  'a Dask or Ray cluster; the cross-sectional view')):
+                                  'a Dask or Ray cluster; the cross-sectional view'),
+                                 ('panel', cmd_panel, 'one model for many symbols: validated by date, gated, trained, '
+                                  "and the next day's ranking (long and short lists)")):
         s = sub.add_parser(name, help=helptext, description=helptext, epilog=f"exit codes:\n{codes}",
                            formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
         if name == 'data': _add_data_args(s); _add_output_args(s)
         elif name == 'train': _add_train_args(s)
         elif name == 'universe': _add_universe_args(s)
         elif name == 'report': _add_report_args(s)
+        elif name == 'panel': _add_panel_args(s)
         else: _add_pipeline_args(s, train=name == 'run')
         s.set_defaults(func=func)
     return p

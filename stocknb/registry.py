@@ -36,7 +36,7 @@ class ModelSpec:
     predict: Callable|None = None # ensemble only: (production model, bars, symbol) -> `PredictionResult`
     no_replay: str = '' # why it cannot be forward-simulated (ensembles), in words
     fold_process: bool = False # a fold trains long enough to be worth a worker process (`fold_jobs`)
-    panel_train: Callable|None = None # (cfg, X, y, dates) -> (model fitted on every row of a panel, notes); None: no panels
+    panel_train: Callable|None = None # (cfg, X, y, dates) -> (model fitted on a panel's every row, notes)
 
 # %% ../nbs/12b_registry.ipynb #b4bd48e4
 @dataclass

@@ -1,0 +1,79 @@
+"""A saved panel model (stocknb.panel_pipeline) keeps the artifacts layer's guarantees across processes: no pickle, no
+edited manifest, concurrent saves of one name leave one whole model; and production trains on no row after the data."""
+import json, pickle, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+from stocknb.core import ArtifactError
+from stocknb.panel import planted_panel
+from stocknb.panel_models import PanelConfig
+from stocknb.panel_pipeline import PanelModel, PanelPipeline
+
+@pytest.fixture(scope='module')
+def saved(tmp_path_factory):
+    "A small planted panel (8 symbols, 900 days), its pipeline trained past the gate, saved as PL in its own root."
+    root = tmp_path_factory.mktemp('panel')
+    frames = planted_panel(8, 900, 0.15, seed=3)
+    p = PanelPipeline(PanelConfig(name='PL', models=('xgb',), min_symbols=4, models_dir=str(root)))
+    p.validate(frames)
+    pm = p.train(frames, skip_gate=True)
+    pm.save()
+    return frames, p, pm, root
+
+def _copy(saved, tmp_path) -> Path:
+    "A copy of the saved root to damage; returns the copied model folder."
+    shutil.copytree(saved[3], tmp_path/'root')
+    return tmp_path/'root'/'panels'/'PL'
+
+def test_a_pickle_in_a_panel_folder_is_refused(saved, tmp_path):
+    d = _copy(saved, tmp_path)
+    (d/'xgb'/'extra.pkl').write_bytes(pickle.dumps({'a': 1}))
+    with pytest.raises(ArtifactError, match='refusing to load a pickled file: xgb/extra.pkl'):
+        PanelModel.load('PL', tmp_path/'root')
+
+def test_an_edited_manifest_is_refused(saved, tmp_path):
+    d = _copy(saved, tmp_path)
+    man = json.loads((d/'manifest.json').read_text())
+    man['config']['k'] = 5
+    (d/'manifest.json').write_text(json.dumps(man))
+    with pytest.raises(ArtifactError, match='was changed after saving'):
+        PanelModel.load('PL', tmp_path/'root')
+
+def test_production_training_uses_no_row_after_the_data_end(saved):
+    frames, _, pm, _ = saved
+    dates = frames['S00'].index
+    assert pm.manifest['data']['training_last_date'] == f'{dates[-2]:%Y-%m-%d}'   # the last date has no target yet
+    assert pm.models['xgb'].n_train_ == pm.manifest['data']['rows']
+
+_SAVE = """
+import sys
+from stocknb.panel_pipeline import PanelModel
+pm = PanelModel.load('PL', sys.argv[1])
+for _ in range(3): pm.save(sys.argv[2])
+print('ok')
+"""
+
+def test_two_processes_saving_one_panel_leave_one_whole_model(saved, tmp_path):
+    _, _, pm, root = saved
+    out = tmp_path/'shared'
+    procs = [subprocess.Popen([sys.executable, '-c', _SAVE, str(root), str(out)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        o, e = p.communicate(timeout=240)
+        assert p.returncode == 0 and o.strip() == 'ok', e[-2000:]
+    back = PanelModel.load('PL', out)                  # verified: every hash, every model
+    assert back.features == pm.features and list(back.models) == ['xgb']
+    assert sorted(x.name for x in (out/'panels').iterdir()) == ['.stocknb', 'PL']   # no leftovers beside it
+
+def test_the_gate_refusals_hint_works_when_pasted(tmp_path):
+    "`stocknb panel` on the bundled stocks: no skill, exit 3; the command its hint gives trains, saves and ranks."
+    import re, shlex
+    env = {**__import__('os').environ, 'STOCKNB_MODELS_DIR': str(tmp_path/'unused')}
+    run = lambda argv: subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+    r = run(['stocknb', 'panel', '--models', 'xgb', '--k', '1', '--models-dir', str(tmp_path)])
+    assert r.returncode == 3 and 'no model passed the panel gate (xgb failed' in r.stderr, r.stderr[-2000:]
+    hint = re.search(r'; (stocknb panel .*) trains them anyway', r.stderr)[1]
+    r2 = run(shlex.split(hint))
+    assert r2.returncode == 0, r2.stderr[-2000:]
+    assert 'note: trained although no model passed the gate (overridden)' in r2.stdout
+    assert re.search(r'next trading day after 2013-03-01: long \w+; short \w+', r2.stdout), r2.stdout
+    assert PanelModel.load('PANEL', tmp_path).manifest['gate_overridden'] is True
