@@ -231,10 +231,8 @@ def cmd_train(a) -> int:
     return cmd_run(a)
 
 # %% ../nbs/15_cli.ipynb #4d0213bd
-def _add_universe_args(p:argparse.ArgumentParser):
-    from stocknb.pipeline import PipelineConfig as C
-    from stocknb.registry import base_models
-    from stocknb.universe import BACKENDS
+def _add_symbols_args(p:argparse.ArgumentParser):
+    "Which symbols and whose bars: the options of `universe` and `panel`."
     p.add_argument('--symbols', default=None,
                    help='comma-separated tickers, e.g. AAPL,MSFT,IBM,GOOG (default: every bundled symbol, or every '
                         'CSV file in --data-dir)')
@@ -243,6 +241,12 @@ def _add_universe_args(p:argparse.ArgumentParser):
                    help='without --data-dir: the bundled sample (default) or yfinance (online)')
     p.add_argument('--start', default=None, help='first date kept, e.g. 2005-01-03')
     p.add_argument('--end', default=None, help='last date kept')
+
+def _add_universe_args(p:argparse.ArgumentParser):
+    from stocknb.pipeline import PipelineConfig as C
+    from stocknb.registry import base_models
+    from stocknb.universe import BACKENDS
+    _add_symbols_args(p)
     p.add_argument('--models', nargs='+', default=list(C.models), choices=base_models(), help='models to validate')
     p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
     p.add_argument('--backend', default='loky', choices=BACKENDS,
@@ -354,13 +358,7 @@ def cmd_universe(a) -> int:
 def _add_panel_args(p:argparse.ArgumentParser):
     from stocknb.core import MULTIPLE_TESTING
     from stocknb.panel_models import PanelConfig as C, panel_models
-    p.add_argument('--symbols', default=None, help='comma-separated tickers (default: every bundled symbol, or every '
-                                                   'CSV file in --data-dir)')
-    p.add_argument('--data-dir', default=None, help='a folder of CSV files, one per symbol (AAPL.csv)')
-    p.add_argument('--source', default='sample', choices=('sample', 'yfinance'),
-                   help='without --data-dir: the bundled sample (default) or yfinance (online)')
-    p.add_argument('--start', default=None, help='first date kept, e.g. 2005-01-03')
-    p.add_argument('--end', default=None, help='last date kept')
+    _add_symbols_args(p)
     p.add_argument('--name', default=C.name, help="the panel's name: its models' folder, MODELS_DIR/panels/NAME")
     p.add_argument('--models', nargs='+', default=list(C.models), choices=panel_models(), help='pooled models')
     p.add_argument('--features', default=C.features, choices=('close', 'daily'),
