@@ -171,6 +171,7 @@ def _cs_list(cross_sectional, feats) -> list:
                               f"e.g. {names[:3]}")
     return cs
 
+# %% ../nbs/14a_panel.ipynb #e549952c
 def panel_dataset(data, # symbol -> daily OHLCV (a dict), or a date × symbol frame of closes
                   features='close', # 'close' (close-only set), 'daily' (every OHLCV feature) or a list of names
                   cross_sectional='default', # columns also given as within-date rank and z-score; () for none

@@ -25,6 +25,7 @@ def panel_models() -> list:
     "Names of the registered models that can learn from a panel (a `ModelSpec` with `panel_train`)."
     return [n for n, s in MODELS.items() if s.panel_train is not None]
 
+# %% ../nbs/14b_panel_models.ipynb #6ff09637
 @dataclass
 class PanelConfig:
     "Settings of a panel run: its data, the models, the date folds, the portfolio and the gate."

@@ -83,6 +83,7 @@ def gbm_panel_train(kind:str, # 'xgb' or 'lgbm'
                    f"{fmt_date(d[tr][0])} … {fmt_date(d[tr][-1])} kept {es.best_iteration_} trees",
                    f"final model trained on all {len(X)} rows ({len(u)} dates) with {n_trees} trees"]
 
+# %% ../nbs/12b_registry.ipynb #6677c8f8
 def gbm_spec(kind:str, # 'xgb' or 'lgbm'
             ) -> ModelSpec:
     "`GBMModel(kind)` as a registry entry."
