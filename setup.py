@@ -39,6 +39,7 @@ setuptools.setup(
                     'dask': reqs('dask_requirements'),
                     'tensorflow': reqs('tensorflow_requirements'),
                     'ray': reqs('ray_requirements'),
+                    'sp500': reqs('sp500_requirements'),
                     'bench': reqs('bench_requirements')},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),

@@ -358,7 +358,13 @@ def cmd_universe(a) -> int:
 def _add_panel_args(p:argparse.ArgumentParser):
     from stocknb.core import MULTIPLE_TESTING
     from stocknb.panel_models import PanelConfig as C, panel_models
+    from stocknb.panel import PANEL_DATA
     _add_symbols_args(p)
+    p.add_argument('--dataset', default=None, choices=list(PANEL_DATA),
+                   help="a named real panel an installed package ships (sp500: skfolio's 20 S&P 500 stocks, adjusted "
+                        "closes 1990-2022; pip install 'stocknb[sp500]'); --symbols picks among its columns")
+    p.add_argument('--min-price', type=float, default=0.0,
+                   help='with --dataset: closes below this price are left out (sp500 is rounded to 0.001; 1 is safe)')
     p.add_argument('--name', default=C.name, help="the panel's name: its models' folder, MODELS_DIR/panels/NAME")
     p.add_argument('--models', nargs='+', default=list(C.models), choices=panel_models(), help='pooled models')
     p.add_argument('--features', default=C.features, choices=('close', 'daily'),
@@ -368,6 +374,12 @@ def _add_panel_args(p:argparse.ArgumentParser):
     p.add_argument('--min-symbols', type=int, default=None,
                    help='a date counts with at least this many symbols (default: 5, or every symbol when fewer)')
     p.add_argument('--n-splits', type=int, default=C.n_splits, help=f'date folds (default {C.n_splits})')
+    p.add_argument('--wf-mode', default=C.wf_mode, choices=('anchored', 'rolling'), help='date folds: anchored '
+                   '(default) or rolling; Fischer & Krauss: rolling, --train-size 600 --val-size 150 --test-size 250')
+    for b in ('train', 'val', 'test'):
+        p.add_argument(f'--{b}-size', type=int, default=None, help=f'{b} dates per fold (default: from --n-splits)')
+    p.add_argument('--no-cross-sectional', action='store_true',
+                   help='leave out the within-date ranks and z-scores of the features')
     p.add_argument('--alpha', type=float, default=C.alpha, help=f'gate: largest adjusted p (default {C.alpha:g})')
     p.add_argument('--multiple-testing', default=C.multiple_testing, choices=MULTIPLE_TESTING,
                    help='correction over the models (default holm)')
@@ -390,14 +402,33 @@ def _panel_config(a, n:int):
     if ms > n: raise ConfigError(f"--min-symbols {ms} is more than the {n} symbols of the panel")
     return PanelConfig(name=a.name, features=a.features, min_symbols=ms, models=tuple(a.models), n_splits=a.n_splits,
                        k=a.k, cost_bps=a.cost_bps, alpha=a.alpha, multiple_testing=a.multiple_testing,
-                       wfe_threshold=a.wfe_threshold, seed=a.seed, models_dir=a.models_dir)
+                       wfe_threshold=a.wfe_threshold, seed=a.seed, models_dir=a.models_dir, wf_mode=a.wf_mode,
+                       train_size=a.train_size, val_size=a.val_size, test_size=a.test_size,
+                       cross_sectional=() if a.no_cross_sectional else 'default')
 
-def _panel_data(a) -> dict:
-    "Symbol -> its validated bars, every symbol resolved and checked before any is read."
+def _panel_data(a):
+    "Symbol -> its validated bars (or a named panel's closes), every symbol resolved and checked before any is read."
     from stocknb.data import load_ohlcv
     from stocknb.universe import universe_sources
+    if a.dataset is not None: return _named_panel(a)
+    if a.min_price: raise ConfigError("--min-price applies to --dataset only")
     src = universe_sources(a.symbols, a.data_dir, a.source)
     return {s: load_ohlcv(s, source=d['source'], path=d['path'], start=a.start, end=a.end) for s, d in src.items()}
+
+def _named_panel(a):
+    "The closes of `--dataset`, cut to `--symbols`, `--start`, `--end`."
+    from stocknb.panel import panel_data
+    if a.data_dir is not None or a.source != 'sample':
+        raise ConfigError("--dataset is the data: leave out --data-dir and --source")
+    c = panel_data(a.dataset, a.min_price)
+    if a.symbols:
+        want = [s.strip().upper() for s in a.symbols.split(',') if s.strip()]
+        miss = [s for s in want if s not in c.columns]
+        if miss: raise ConfigError(f"--symbols {miss} are not in --dataset {a.dataset}; it has {list(c.columns)}")
+        c = c[want]
+    c = c.loc[a.start:a.end]
+    if c.dropna(how='all').empty: raise DataError(f"--dataset {a.dataset} has no close from {a.start} to {a.end}")
+    return c
 
 # %% ../nbs/15_cli.ipynb #77a575c7
 _PANEL_COLS = {'dates': 'dates', 'rank_ic': 'rank IC', 't_nw': 't', 'hit': 'hit', 'wfe_ic': 'WFE %',
@@ -417,7 +448,7 @@ def cmd_panel(a) -> int:
     "`stocknb panel`: one model for many symbols: validate by date, gate, train and save, rank the next day."
     from stocknb.panel_pipeline import PanelPipeline
     data = _panel_data(a)
-    p = PanelPipeline(_panel_config(a, len(data)))
+    p = PanelPipeline(_panel_config(a, data.shape[1] if hasattr(data, 'columns') else len(data)))  # closes: columns
     v = p.validate(data)
     out, pred, err = {'panel': p.config.name, 'symbols': list(data), 'table': _panel_table(v)}, None, None
     if not a.validate_only:

@@ -13,7 +13,11 @@ from .features import DAILY_INPUTS
 # %% ../nbs/11g_networks.ipynb #87970740
 _TRAIN = dict(features=DAILY_INPUTS, lookback=20, learning_rate=1e-3, batch_size=128, patience=20, epochs=100)
 NETWORK_PRESETS = {'lstm_transformer': _TRAIN | dict(units=16, num_heads=2, key_dim=8),    # measured: see below
-                   'xlstm_ts': _TRAIN | dict(embedding_dim=16, n_blocks=1, num_heads=2)}
+                   'xlstm_ts': _TRAIN | dict(embedding_dim=16, n_blocks=1, num_heads=2),
+                   # Fischer & Krauss (2018): 240 days of one return standardized with the training rows' mean and
+                   # std, 25 LSTM units, dropout 0.1, early stopping after 10 epochs without improvement
+                   'fk_lstm': dict(features=('ret_1d',), lookback=240, units=25, dropout=0.1, scaler='standard',
+                                   learning_rate=1e-3, batch_size=512, patience=10, epochs=100)}
 
 # %% ../nbs/11g_networks.ipynb #8c4034ca
 def _lstm_transformer() -> Callable:
@@ -24,7 +28,12 @@ def _xlstm_ts() -> Callable:
     with quiet_tf_startup(): from stocknb.xlstm_ts import xLSTM_TS
     return xLSTM_TS
 
-NETWORKS = {'lstm_transformer': _lstm_transformer, 'xlstm_ts': _xlstm_ts}   # name -> () importing it: its builder
+def _fk_lstm() -> Callable:
+    with quiet_tf_startup(): from stocknb.sequence import build_plain_lstm
+    return build_plain_lstm
+
+NETWORKS = {'lstm_transformer': _lstm_transformer, 'xlstm_ts': _xlstm_ts,   # name -> () importing it: its builder
+            'fk_lstm': _fk_lstm}
 
 def network_builder(network:str, # a name in `NETWORKS`
                    ) -> Callable:

@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['BUILDERS', 'OUTPUTS', 'LOSSES', 'PREDICT_ROWS', 'JAX_CACHE_BYTES', 'MAX_TRAINERS', 'SEQUENCE_FORMAT', 'DENOISERS',
            'register_builder', 'get_builder', 'build_plain_lstm', 'sequence_windows', 'SequenceModel', 'window_ok',
-           'CollapseMonitor', 'EpochProgress', 'has_gpu', 'jax_compile_cache', 'ResizableCosineDecay', 'clear_trainers',
-           'register_denoiser', 'check_network', 'sequence_factory', 'train_sequence_production']
+           'CollapseMonitor', 'EpochProgress', 'has_gpu', 'jax_compile_cache', 'ResizableCosineDecay', 'is_panel',
+           'panel_layout', 'panel_context', 'clear_trainers', 'register_denoiser', 'check_network', 'sequence_factory',
+           'train_sequence_production']
 
 # %% ../nbs/09a_sequence.ipynb #4480bad0
 import json, math, os, tempfile, threading, warnings
@@ -61,11 +62,14 @@ def build_plain_lstm(lookback:int, # rows per window
                      n_features:int, # feature columns
                      units:int=32, # LSTM units
                      multitask:bool=False, # add the 'sign' and 'volatility' heads
+                     dropout:float=0.0, # share of the LSTM's inputs dropped in training (Fischer & Krauss: 0.1)
                     ) -> keras.Model:
     "A one-layer `keras.layers.LSTM` regressor with a 'magnitude' head (and optional sign/volatility heads)."
     check_int(lookback, 'lookback', 1); check_int(n_features, 'n_features', 1); check_limit(units, 'units')
+    check_number(dropout, 'dropout', 0, 1, hi_open=True)
     x = keras.Input((lookback, n_features), name='features')
-    h = keras.layers.LSTM(units, name='lstm', dtype='float32')(x)   # float32 even under mixed precision: cuDNN's RNN
+    h = keras.layers.LSTM(units, dropout=dropout, name='lstm', dtype='float32')(x)   # float32 even under mixed
+                                                        # precision: cuDNN's RNN
                                                                    # has no float16 kernel under JAX
     out = {'magnitude': keras.layers.Dense(1, name='magnitude', dtype='float32')(h)}
     if multitask:
@@ -427,6 +431,44 @@ def _prepare_train(self:SequenceModel, X_train, y_train) -> tuple:
     if not self.y_scale_ > 0: raise DataError("every training label is 0: there is nothing to learn")
     return sequence_windows(S, self.lookback, rows), y[rows], rows
 
+# %% ../nbs/09a_sequence.ipynb #cb507868
+def is_panel(X) -> bool:
+    "Whether `X` is a panel: a frame whose index has 'date' and 'symbol' levels."
+    names = getattr(getattr(X, 'index', None), 'names', None) or []
+    return isinstance(X, pd.DataFrame) and {'date', 'symbol'} <= set(names)
+
+def panel_layout(index:pd.MultiIndex, # a panel's rows: levels 'date' and 'symbol'
+                ) -> tuple:
+    "Row `i` of a panel goes to row `pos[i]` of a frame laid out by symbol, in date order, one empty row between."
+    if index.has_duplicates:
+        d = index[index.duplicated()][0]
+        raise DataError(f"the panel has more than one row for date {d[0]:%Y-%m-%d}, symbol {d[1]!r}")
+    code, uniq = pd.factorize(index.get_level_values('symbol'), sort=True)
+    order = np.lexsort((index.get_level_values('date'), code))             # by symbol, then by date
+    pos = np.empty(len(index), dtype='int64')
+    pos[order] = np.arange(len(index)) + code[order]                       # one empty row before each next symbol
+    return pos, len(index) + max(len(uniq) - 1, 0)
+
+def panel_context(index:pd.MultiIndex, # a panel's rows
+                  rows, # a block of them (positions)
+                  context:int, # rows each symbol needs in front (a model's `context`)
+                 ) -> np.ndarray:
+    "Positions of each symbol's last `context` rows dated before the block's first date (the windows' context)."
+    d = index.get_level_values('date')
+    before = np.flatnonzero(d < d[np.asarray(rows)].min()) if len(rows) and context else np.zeros(0, 'int64')
+    sym = np.asarray(index.get_level_values('symbol'))[before]
+    return np.sort(pd.Series(before).groupby(sym).tail(context).to_numpy())
+
+# %% ../nbs/09a_sequence.ipynb #87ef9835
+@patch
+def _panel_frame(self:SequenceModel, X:pd.DataFrame, y=None, name:str='y') -> tuple:
+    "A panel laid out by `panel_layout` as a plain frame (and its labels): `(frame, labels or None, pos)`."
+    pos, n = panel_layout(X.index)
+    A = np.full((n, X.shape[1]), np.nan); A[pos] = X.to_numpy(dtype='float64')
+    if y is None: return pd.DataFrame(A, columns=X.columns), None, pos
+    v = np.full(n, np.nan); v[pos] = _labels(y, len(X), name)
+    return pd.DataFrame(A, columns=X.columns), v, pos
+
 # %% ../nbs/09a_sequence.ipynb #7aaa921a
 @patch
 def _callbacks(self:SequenceModel, val, outs:list) -> list:
@@ -497,6 +539,8 @@ def _trainer(self:SequenceModel, n_features:int, steps:int):
 @patch
 def fit(self:SequenceModel, X_train, y_train, X_val=None, y_val=None):
     "Learn from the training block's windows; `X_val, y_val` only stop early and watch for collapse. Returns `self`."
+    if is_panel(X_train): X_train, y_train, _ = self._panel_frame(X_train, y_train, 'y_train')   # one symbol a window
+    if is_panel(X_val): X_val, y_val, _ = self._panel_frame(X_val, y_val, 'y_val')
     Xw, yw, self.train_rows_ = self._prepare_train(X_train, y_train)
     with self._trainer(Xw.shape[2], math.ceil(len(Xw) / self.batch_size) * self.epochs) as (net, tr):
         outs = list(net.output.keys())
@@ -558,6 +602,8 @@ def _check_fitted(self:SequenceModel):
 def predict(self:SequenceModel, X) -> np.ndarray:
     "Next-day log return for each row of `X` whose window is complete (NaN before that): shape `(len(X),)`."
     self._check_fitted()
+    panel = is_panel(X)
+    if panel: X, _, pos = self._panel_frame(X)            # a panel: each symbol's windows from its own rows
     A = self._features(X, fitted=True)
     S = self._inputs(A)
     rows = np.flatnonzero(window_ok(S, self.lookback))
@@ -565,6 +611,7 @@ def predict(self:SequenceModel, X) -> np.ndarray:
     for k in range(0, len(rows), 4096):                             # bounded memory for long histories
         r = rows[k:k + 4096]
         out[r] = _magnitude(self.model_, sequence_windows(S, self.lookback, r)) * self.y_scale_
+    if panel: return out[pos]
     late = len(A) - self.context - len(rows)
     if late > 0: _log.warning("%d row(s) after the first %d have a window with non-finite features: NaN predictions",
                               late, self.context)

@@ -1,8 +1,11 @@
 """No leakage in the panel (one model for many symbols): date folds, per-symbol features, cross-sectional features and
-targets. What the panel's models fit (scalers per fold, production, sequence windows) is tested with those models."""
+targets; a pooled sequence model's scalers (per fold) and windows (one symbol's rows, ending at the predicted date).
+Production training on no row after the data's end: tests/test_panel.py."""
 import numpy as np, pandas as pd, pytest
 from stocknb.features import perturb_after
 from stocknb.panel import cross_sectional_features, panel_dataset, panel_folds, planted_panel
+from stocknb.panel_models import PanelConfig, panel_walk_forward
+from stocknb.registry import MODELS
 
 FOLDS = {
     'anchored': dict(n_splits=4),
@@ -15,6 +18,17 @@ def panel():
     "Six planted symbols, 900 days: their OHLCV frames and the panel dataset (close-only features)."
     frames = planted_panel(6, 900, beta=0.1, seed=3)
     return frames, panel_dataset(frames, min_symbols=4)
+
+@pytest.fixture(scope='module')
+def seq_fit(panel):
+    "Fischer & Krauss's LSTM (20-day windows, 2 epochs) walked forward over the panel's 3 date folds, each fold's model kept."
+    _, ds = panel
+    cfg = PanelConfig(models=('fk_lstm',), min_symbols=4, model_params={'fk_lstm': {'lookback': 20, 'epochs': 2}})
+    fac, kept = MODELS['fk_lstm'].panel_factory(cfg, quiet=True), []
+    def keep():
+        kept.append(fac()); return kept[-1]
+    folds = panel_folds(ds, 3)
+    return ds, folds, kept, panel_walk_forward(ds, keep, folds, 'fk_lstm')
 
 def _same_before(a, b, cut, inclusive=True):
     "Rows of `a` and `b` dated at or before `cut` (before, with inclusive=False) are identical."
@@ -91,3 +105,31 @@ class TestPanelNoLeakage:
         d2 = panel_dataset(c2, min_symbols=4)
         _same_before(ds.X, d2.X, cut)
         _same_before(ds.y_rel, d2.y_rel, cut, inclusive=False)
+
+    def test_sequence_scalers_are_fitted_per_fold_on_that_folds_training_rows_only(self, seq_fit):
+        ds, folds, kept, _ = seq_fit
+        means = []
+        for f, m in zip(folds, kept):
+            x = ds.X['ret_1'].iloc[f.rows(ds.X.index, 'train')]
+            assert m.scaler_.fit_rows_.size == len(x)                       # every training row, nothing else
+            np.testing.assert_allclose(m.scaler_.scaler_.mean_, [x.mean()], rtol=1e-12)
+            np.testing.assert_allclose(m.scaler_.scaler_.scale_, [x.std(ddof=0)], rtol=1e-12)
+            means.append(float(m.scaler_.scaler_.mean_[0]))
+        assert len(set(means)) == len(folds)                                # a scaler per fold, none shared
+
+    def test_sequence_windows_end_at_the_predicted_date_and_hold_one_symbol(self, seq_fit):
+        ds, folds, kept, res = seq_fit
+        m, X = kept[-1], ds.X[['ret_1']]
+        d, s = X.index.get_level_values('date'), X.index.get_level_values('symbol')
+        p0 = pd.Series(m.predict(X), X.index)
+        te = folds[-1].rows(X.index, 'test')
+        pd.testing.assert_series_equal(res.oof.loc[X.index[te]], p0.iloc[te], check_names=False)   # context: as if
+        cut = ds.dates[500]                                                                         # the whole past
+        Xg = X.copy(); Xg.loc[d > cut] = np.random.default_rng(0).normal(0, 1, (int((d > cut).sum()), 1))
+        p1 = pd.Series(m.predict(Xg), X.index)
+        pd.testing.assert_series_equal(p1[d <= cut], p0[d <= cut])            # nothing after a date reaches it
+        Xh = X.copy(); Xh.loc[(cut, 'S02'), 'ret_1'] += 0.05
+        p2 = pd.Series(m.predict(Xh), X.index)
+        moved = p2.ne(p0) & p0.notna()
+        assert moved.loc[(cut, 'S02')]                                        # the window includes its own date
+        assert not moved[(s != 'S02') | (d < cut)].any()                      # and no other symbol's windows
