@@ -242,6 +242,20 @@ def _add_symbols_args(p:argparse.ArgumentParser):
     p.add_argument('--start', default=None, help='first date kept, e.g. 2005-01-03')
     p.add_argument('--end', default=None, help='last date kept')
 
+def _add_backend_args(p:argparse.ArgumentParser, n_jobs:int, what:str):
+    "Where the work of each symbol runs: `--backend`, `--address`, `--n-jobs` (universe and panel)."
+    from stocknb.universe import BACKENDS
+    p.add_argument('--backend', default='loky', choices=BACKENDS,
+                   help=f'where {what}: loky: processes on this machine (default); dask or ray: a cluster '
+                        '(extras dask, ray)')
+    p.add_argument('--address', default=None,
+                   help='the cluster: a Dask scheduler (tcp://HOST:8786) or a Ray address (ray://HOST:10001, '
+                        'HOST:6379 or auto); checked before anything runs: it must answer as one within 5 s; '
+                        'default: start one on this machine')
+    p.add_argument('--n-jobs', type=int, default=n_jobs,
+                   help=f"parallel workers, -1 (as many as help) or {_lim('n_jobs')} (default {n_jobs}); on this "
+                        "machine never more than one per symbol and per core")
+
 def _add_universe_args(p:argparse.ArgumentParser):
     from stocknb.pipeline import PipelineConfig as C
     from stocknb.registry import base_models
@@ -249,15 +263,7 @@ def _add_universe_args(p:argparse.ArgumentParser):
     _add_symbols_args(p)
     p.add_argument('--models', nargs='+', default=list(C.models), choices=base_models(), help='models to validate')
     p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
-    p.add_argument('--backend', default='loky', choices=BACKENDS,
-                   help='loky: processes on this machine (default); dask or ray: a cluster (extras dask, ray)')
-    p.add_argument('--address', default=None,
-                   help='the cluster: a Dask scheduler (tcp://HOST:8786) or a Ray address (ray://HOST:10001, '
-                        'HOST:6379 or auto); checked before anything runs: it must answer as one within 5 s; '
-                        'default: start one on this machine')
-    p.add_argument('--n-jobs', type=int, default=-1,
-                   help=f"parallel workers, -1 (as many as help, the default) or {_lim('n_jobs')}; on this machine "
-                        "never more than one per symbol and per core")
+    _add_backend_args(p, -1, 'the symbols run')
     p.add_argument('--train', action='store_true', help='also train and save the symbols where a model passes')
     p.add_argument('--k', type=int, default=None,
                    help='names on each side of the long-short portfolio, 1 … half the symbols (default 1)')
@@ -389,6 +395,7 @@ def _add_panel_args(p:argparse.ArgumentParser):
     p.add_argument('--models-dir', default=None, help='artifacts root (default: $STOCKNB_MODELS_DIR or saved_models/)')
     p.add_argument('--validate-only', action='store_true', help='validate and report; train and save nothing')
     p.add_argument('--skip-gate', action='store_true', help='train although no model passed (marked as overridden)')
+    _add_backend_args(p, 1, "each symbol's features are built")
     _add_output_args(p)
 
 # %% ../nbs/15_cli.ipynb #54c31c78
@@ -448,7 +455,8 @@ def cmd_panel(a) -> int:
     "`stocknb panel`: one model for many symbols: validate by date, gate, train and save, rank the next day."
     from stocknb.panel_pipeline import PanelPipeline
     data = _panel_data(a)
-    p = PanelPipeline(_panel_config(a, data.shape[1] if hasattr(data, 'columns') else len(data)))  # closes: columns
+    p = PanelPipeline(_panel_config(a, data.shape[1] if hasattr(data, 'columns') else len(data)),  # closes: columns
+                      backend=a.backend, n_jobs=a.n_jobs, address=a.address)
     v = p.validate(data)
     out, pred, err = {'panel': p.config.name, 'symbols': list(data), 'table': _panel_table(v)}, None, None
     if not a.validate_only:

@@ -121,6 +121,21 @@ def _check_finite(F:pd.DataFrame, sym:str):
         raise DataError(f"{sym}: feature {F.columns[j]!r} is {F.iat[i, j]} on {F.index[i]:%Y-%m-%d} after the "
                         f"warm-up; {int(bad.any(axis=1).sum())} row(s) affected")
 
+def _symbol_features(sym:str, v, features) -> tuple:
+    "One symbol's checked feature frame and closes (a task of `panel_dataset`, here or in a worker)."
+    F, c = _features_of(v, sym, features)
+    _check_finite(F, sym)
+    return F, c
+
+def _all_features(frames:dict, features, backend:str, n_jobs:int, address) -> list:
+    "Every symbol's features: in this process, or one task a symbol on a universe backend (`joblib_backend`)."
+    if backend == 'loky' and n_jobs == 1 and address is None:
+        return [_symbol_features(s, v, features) for s, v in frames.items()]
+    from joblib import Parallel, delayed
+    from stocknb.universe import joblib_backend
+    with joblib_backend(backend, n_jobs, address, n_tasks=len(frames)):
+        return Parallel()(delayed(_symbol_features)(s, v, features) for s, v in frames.items())
+
 # %% ../nbs/14a_panel.ipynb #ebad3997
 def _next_day_returns(c:pd.Series, calendar:pd.DatetimeIndex) -> pd.Series:
     "log(close of the panel's next date / close), NaN where the symbol has no bar on that next date."
@@ -196,6 +211,9 @@ def panel_dataset(data, # symbol -> daily OHLCV (a dict), or a date × symbol fr
                   features='close', # 'close' (close-only set), 'daily' (every OHLCV feature) or a list of names
                   cross_sectional='default', # columns also given as within-date rank and z-score; () for none
                   min_symbols:int=5, # a date counts with at least this many symbols
+                  backend:str='loky', # where each symbol's features are built: 'loky' (here), 'dask' or 'ray'
+                  n_jobs:int=1, # workers (1: this process; -1: as many as help)
+                  address:str|None=None, # a Dask scheduler or Ray address (None: a local cluster)
                  ) -> PanelDataset:
     "Stack the symbols' causal features by (date, symbol), add cross-sectional ones, and the next-day targets."
     feats = _feature_list(features)
@@ -204,10 +222,8 @@ def panel_dataset(data, # symbol -> daily OHLCV (a dict), or a date × symbol fr
     frames = panel_input(data)
     if min_symbols > len(frames):
         raise ConfigError(f"min_symbols={min_symbols} is more than the {len(frames)} symbols of the panel")
-    F, C = {}, {}
-    for sym, v in frames.items():
-        F[sym], C[sym] = _features_of(v, sym, feats)
-        _check_finite(F[sym], sym)
+    built = _all_features(frames, feats, backend, n_jobs, address)
+    F, C = {s: b[0] for s, b in zip(frames, built)}, {s: b[1] for s, b in zip(frames, built)}
     short = [s for s, f in F.items() if f.empty]
     if short: raise DataError(f"{short}: too few rows for one feature row after the warm-up "
                               f"({CLOSE_WARMUP if feats == 'close' else WARMUP} rows)")

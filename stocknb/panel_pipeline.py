@@ -17,7 +17,7 @@ from .core import ArtifactError, ConfigError, DataError, GateError, StateError, 
     get_logger, models_dir, set_seed
 from .artifacts import json_sha256, library_versions, read_artifact, verify_artifact, write_model_set
 from .registry import MODELS
-from .panel import PanelDataset
+from .panel import PanelDataset, panel_dataset
 from .panel_models import PanelConfig, PanelValidation, panel_columns, validate_panel, with_context
 
 # %% ../nbs/14c_panel_pipeline.ipynb #b8715ace
@@ -60,10 +60,20 @@ class PanelPrediction:
 # %% ../nbs/14c_panel_pipeline.ipynb #e84d32ec
 class PanelPipeline:
     "One model for many symbols in production: validate → gate → train → predict, saved and loaded safely."
-    def __init__(self, config:PanelConfig|None=None):
+    def __init__(self, config:PanelConfig|None=None, # the panel's settings
+                 backend:str='loky', # where each symbol's features are built: 'loky' (here), 'dask' or 'ray'
+                 n_jobs:int=1, # its workers (1: this process)
+                 address:str|None=None, # a Dask scheduler or Ray address (None: a local cluster)
+                ):
         if config is not None and not isinstance(config, PanelConfig):
             raise ConfigError(f"config must be a PanelConfig; got {type(config).__name__}")
+        from stocknb.universe import _check_run
         self.config, self.validation_, self.data_sha256_ = config or PanelConfig(), None, None
+        self.where = dict(backend=backend, n_jobs=n_jobs, address=_check_run(backend, n_jobs, address))
+
+    def _dataset(self, cfg:PanelConfig, data) -> PanelDataset:
+        "The panel of `data` under `cfg`'s data settings, its features built where this pipeline says."
+        return panel_dataset(data, cfg.features, cfg.cross_sectional, cfg.min_symbols, **self.where)
 
     @property
     def root(self) -> Path: return models_dir(self.config.models_dir)/PANELS
@@ -73,7 +83,7 @@ class PanelPipeline:
 @patch
 def validate(self:PanelPipeline, data) -> PanelValidation:
     "Walk every model forward over the panel of `data` and gate them together; kept for `train`."
-    ds = self.config.dataset(data)
+    ds = self._dataset(self.config, data)
     set_seed(self.config.seed)
     self.validation_, self.data_sha256_ = validate_panel(ds, self.config), data_sha256(ds)
     return self.validation_
@@ -106,7 +116,7 @@ def train(self:PanelPipeline, data, # the data `validate` saw (symbol -> OHLCV, 
          ) -> PanelModel:
     "Train the models that passed on every row of the panel (each model's own production fit, splitting dates)."
     c = self.config
-    ds = c.dataset(data)
+    ds = self._dataset(c, data)
     if self.validation_ is not None and data_sha256(ds) != self.data_sha256_:
         raise StateError("the data differ from what validate() saw: validate this data first")
     use, overridden = self._chosen(skip_gate)
@@ -208,7 +218,7 @@ def predict(self:PanelPipeline, data, # bars up to the latest close (symbol -> O
     "Rank the symbols of the last date of `data` for the next day: scores, ranks, the long and short lists."
     pm = model if model is not None else PanelModel.load(self.config.name, self.config.models_dir)
     c = pm.config
-    ds = c.dataset(data)
+    ds = self._dataset(c, data)
     date, last = ds.info['live_date'], pd.Timestamp(pm.manifest['data']['training_last_date'])
     if ds.X_live.empty:
         raise DataError(f"the last date {fmt_date(date)} has too few symbols with a bar for a ranking "

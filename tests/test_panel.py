@@ -102,3 +102,13 @@ def test_the_named_sp500_panel_runs_from_the_command_line_and_refuses_what_it_la
     bad = run('--symbols', 'KO,TSLA', '--validate-only')
     assert bad.returncode == 2 and "--symbols ['TSLA'] are not in --dataset sp500" in bad.stderr, bad.stderr
     assert not list(tmp_path.iterdir())                                  # validate-only: nothing saved
+
+def test_features_built_on_a_local_dask_cluster_are_the_same_panel():
+    "Each symbol's features as a task on a Dask cluster (a local one, started and closed by the run): same bits."
+    import pandas as pd
+    from stocknb.panel import panel_dataset
+    frames = planted_panel(6, 700, 0.1, seed=4)
+    here, dask = panel_dataset(frames, min_symbols=4), panel_dataset(frames, min_symbols=4, backend='dask', n_jobs=2)
+    pd.testing.assert_frame_equal(here.X, dask.X)
+    pd.testing.assert_series_equal(here.y_rel, dask.y_rel)
+    pd.testing.assert_frame_equal(here.X_live, dask.X_live)
