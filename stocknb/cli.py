@@ -256,6 +256,7 @@ def _add_backend_args(p:argparse.ArgumentParser, n_jobs:int, what:str):
                    help=f"parallel workers, -1 (as many as help) or {_lim('n_jobs')} (default {n_jobs}); on this "
                         "machine never more than one per symbol and per core")
 
+# %% ../nbs/15_cli.ipynb #5659b400
 def _add_universe_args(p:argparse.ArgumentParser):
     from stocknb.pipeline import PipelineConfig as C
     from stocknb.registry import base_models
@@ -360,17 +361,32 @@ def cmd_universe(a) -> int:
     if not ran: return EXIT_BAD_INPUT
     return EXIT_PARTIAL if len(u.failures) else EXIT_OK
 
-# %% ../nbs/15_cli.ipynb #13af6ad9
-def _add_panel_args(p:argparse.ArgumentParser):
-    from stocknb.core import MULTIPLE_TESTING
-    from stocknb.panel_models import PanelConfig as C, panel_models
+# %% ../nbs/15_cli.ipynb #4aacc7d2
+def _add_date_fold_args(p:argparse.ArgumentParser):
+    "The panel's date folds: how many, anchored or rolling, and the blocks' sizes in dates."
+    from stocknb.panel_models import PanelConfig as C
+    p.add_argument('--n-splits', type=int, default=C.n_splits, help=f'date folds (default {C.n_splits})')
+    p.add_argument('--wf-mode', default=C.wf_mode, choices=('anchored', 'rolling'), help='date folds: anchored '
+                   '(default) or rolling; Fischer & Krauss: rolling, --train-size 600 --val-size 150 --test-size 250')
+    for b in ('train', 'val', 'test'):
+        p.add_argument(f'--{b}-size', type=int, default=None, help=f'{b} dates per fold (default: from --n-splits)')
+
+def _add_dataset_args(p:argparse.ArgumentParser):
+    "A named real panel instead of symbols' files: `--dataset`, `--min-price`."
     from stocknb.panel import PANEL_DATA
-    _add_symbols_args(p)
     p.add_argument('--dataset', default=None, choices=list(PANEL_DATA),
                    help="a named real panel an installed package ships (sp500: skfolio's 20 S&P 500 stocks, adjusted "
                         "closes 1990-2022; pip install 'stocknb[sp500]'); --symbols picks among its columns")
     p.add_argument('--min-price', type=float, default=0.0,
                    help='with --dataset: closes below this price are left out (sp500 is rounded to 0.001; 1 is safe)')
+
+
+# %% ../nbs/15_cli.ipynb #13af6ad9
+def _add_panel_args(p:argparse.ArgumentParser):
+    from stocknb.core import MULTIPLE_TESTING
+    from stocknb.panel_models import PanelConfig as C, panel_models
+    _add_symbols_args(p)
+    _add_dataset_args(p)
     p.add_argument('--name', default=C.name, help="the panel's name: its models' folder, MODELS_DIR/panels/NAME")
     p.add_argument('--models', nargs='+', default=list(C.models), choices=panel_models(), help='pooled models')
     p.add_argument('--features', default=C.features, choices=('close', 'daily'),
@@ -379,11 +395,7 @@ def _add_panel_args(p:argparse.ArgumentParser):
     p.add_argument('--cost-bps', type=float, default=C.cost_bps, help=f'cost per side, bps (default {C.cost_bps:g})')
     p.add_argument('--min-symbols', type=int, default=None,
                    help='a date counts with at least this many symbols (default: 5, or every symbol when fewer)')
-    p.add_argument('--n-splits', type=int, default=C.n_splits, help=f'date folds (default {C.n_splits})')
-    p.add_argument('--wf-mode', default=C.wf_mode, choices=('anchored', 'rolling'), help='date folds: anchored '
-                   '(default) or rolling; Fischer & Krauss: rolling, --train-size 600 --val-size 150 --test-size 250')
-    for b in ('train', 'val', 'test'):
-        p.add_argument(f'--{b}-size', type=int, default=None, help=f'{b} dates per fold (default: from --n-splits)')
+    _add_date_fold_args(p)
     p.add_argument('--no-cross-sectional', action='store_true',
                    help='leave out the within-date ranks and z-scores of the features')
     p.add_argument('--alpha', type=float, default=C.alpha, help=f'gate: largest adjusted p (default {C.alpha:g})')
@@ -422,6 +434,7 @@ def _panel_data(a):
     src = universe_sources(a.symbols, a.data_dir, a.source)
     return {s: load_ohlcv(s, source=d['source'], path=d['path'], start=a.start, end=a.end) for s, d in src.items()}
 
+# %% ../nbs/15_cli.ipynb #d1ffbf98
 def _named_panel(a):
     "The closes of `--dataset`, cut to `--symbols`, `--start`, `--end`."
     from stocknb.panel import panel_data

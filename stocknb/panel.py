@@ -121,6 +121,7 @@ def _check_finite(F:pd.DataFrame, sym:str):
         raise DataError(f"{sym}: feature {F.columns[j]!r} is {F.iat[i, j]} on {F.index[i]:%Y-%m-%d} after the "
                         f"warm-up; {int(bad.any(axis=1).sum())} row(s) affected")
 
+# %% ../nbs/14a_panel.ipynb #f046167e
 def _symbol_features(sym:str, v, features) -> tuple:
     "One symbol's checked feature frame and closes (a task of `panel_dataset`, here or in a worker)."
     F, c = _features_of(v, sym, features)

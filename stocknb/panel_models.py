@@ -84,6 +84,7 @@ def _check_panel_model(cfg:PanelConfig, m:str):
     if miss: raise ConfigError(f"{m} reads column(s) {miss} that a panel of features={cfg.features!r} does not "
                                f"have; it has {panel_columns(cfg)[:4]}…")
 
+# %% ../nbs/14b_panel_models.ipynb #0c221ab6
 @patch
 def _check(self:PanelConfig):
     "Refuse bad settings before any work, naming the setting."
@@ -110,6 +111,7 @@ def _check(self:PanelConfig):
                           f"got {self.multiple_testing!r}")
     for m in self.models: _check_panel_model(self, m)
 
+# %% ../nbs/14b_panel_models.ipynb #f7391a0c
 @patch
 def folds_validator(self:PanelConfig) -> WalkForwardValidator:
     "The walk-forward over dates this config asks for."
@@ -148,6 +150,7 @@ def _mean_rank_ic(pred:pd.Series, y:pd.Series) -> float:
     ics = cross_sectional_ic(pred.unstack(), y.reindex(pred.index).unstack(), min_symbols=2)
     return float(ics['rank_ic'].mean()) if len(ics) else float('nan')
 
+# %% ../nbs/14b_panel_models.ipynb #7ce376ee
 def with_context(X:pd.DataFrame, y:pd.Series, # a panel's rows (index: date, symbol) and targets
                  rows, # a block of them (positions)
                  context:int, # rows each symbol needs in front (a sequence model's `context`; 0: none)
@@ -159,6 +162,7 @@ def with_context(X:pd.DataFrame, y:pd.Series, # a panel's rows (index: date, sym
     yb = y.iloc[np.r_[ctx, rows]].copy(); yb.iloc[:len(ctx)] = np.nan      # features known then; no label used
     return X.iloc[np.r_[ctx, rows]], yb, len(ctx)
 
+# %% ../nbs/14b_panel_models.ipynb #cd2db910
 def panel_walk_forward(ds:PanelDataset, # the panel (`panel_dataset`)
                        factory, # zero-argument factory of fresh models (`fit(X, y, X_val, y_val)`, `predict(X)`)
                        folds:list, # `panel_folds(ds, ...)`
@@ -249,6 +253,7 @@ class PanelValidation:
     @property
     def passed(self) -> list: return [m for m in self.gates.index if self.gates.at[m, 'passed']]
 
+# %% ../nbs/14b_panel_models.ipynb #138cfa50
 def validate_panel(ds:PanelDataset, # the panel (`panel_dataset`)
                    cfg:PanelConfig|None=None, # the run's settings (default `PanelConfig()`)
                   ) -> PanelValidation:

@@ -210,6 +210,18 @@ def _scores(pm:PanelModel, ds:PanelDataset) -> tuple:
     z = [(p - p.mean()) / p.std() if p.std() > 0 else p * 0.0 for p in preds.values()]
     return preds, pd.concat(z, axis=1).mean(axis=1).rename('score')
 
+# %% ../nbs/14c_panel_pipeline.ipynb #7831947f
+def _ranking_notes(pm:PanelModel, score:pd.Series, k:int, unranked:list) -> list:
+    "What a reader of a ranking must know: new symbols, ties at a list's edge, symbols left out, an overridden gate."
+    new = sorted(set(score.index) - set(pm.manifest['symbols']))
+    s = score.sort_values(ascending=False).to_numpy()
+    tied = [w for w, (x, y) in (('long', (s[k - 1], s[k])), ('short', (s[-k], s[-k - 1]))) if x == y]
+    return ([f"symbols not in the training panel, scored by the same pooled model: {new}"] if new else []) + \
+           ([f"equal scores at the edge of the {' and '.join(tied)} list: the tie is broken by symbol order, not by "
+             "the model"] if tied else []) + \
+           ([f"not ranked, their history too short for the models' windows: {unranked}"] if unranked else []) + \
+           (["trained although no model passed the gate (overridden)"] if pm.manifest['gate_overridden'] else [])
+
 # %% ../nbs/14c_panel_pipeline.ipynb #83002e74
 @patch
 def predict(self:PanelPipeline, data, # bars up to the latest close (symbol -> OHLCV, or closes)
@@ -234,13 +246,6 @@ def predict(self:PanelPipeline, data, # bars up to the latest close (symbol -> O
     side = np.where(rank <= c.k, 'long', np.where(rank > len(score) - c.k, 'short', ''))
     table = pd.concat([score, rank.rename('rank'), pd.Series(side, score.index, name='side'),
                        *(p.reindex(score.index) for p in preds.values())], axis=1).sort_values('rank')
-    new = sorted(set(score.index) - set(pm.manifest['symbols']))
-    s, k = score.sort_values(ascending=False).to_numpy(), c.k
-    tied = [w for w, (x, y) in (('long', (s[k - 1], s[k])), ('short', (s[-k], s[-k - 1]))) if x == y]
-    notes = ([f"symbols not in the training panel, scored by the same pooled model: {new}"] if new else []) + \
-            ([f"equal scores at the edge of the {' and '.join(tied)} list: the tie is broken by symbol order, not by "
-              "the model"] if tied else []) + \
-            ([f"not ranked, their history too short for the models' windows: {unranked}"] if unranked else []) + \
-            (["trained although no model passed the gate (overridden)"] if pm.manifest['gate_overridden'] else [])
     return PanelPrediction(date, table, list(table.index[table.side == 'long']),
-                           list(table.index[table.side == 'short'][::-1]), list(pm.models), notes)
+                           list(table.index[table.side == 'short'][::-1]), list(pm.models),
+                           _ranking_notes(pm, score, c.k, unranked))

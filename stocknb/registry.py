@@ -70,6 +70,7 @@ def _gbm_check_params(kind:str, p:dict, who:str='PipelineConfig'):
                               f"model ({who}.{own[0]})")
     check_booster_dict(kind, p, who)
 
+# %% ../nbs/12b_registry.ipynb #ec5482fb
 def panel_split(dates, # each row's date
                 purge:int=1, # dates dropped between the two blocks
                ) -> tuple:
@@ -152,6 +153,7 @@ def panel_sequence_settings(kind:str, # a registered sequence model
     return {**MODELS[kind].preset, 'features': feats, 'loss': PANEL_LOSS, 'seed': cfg.seed,
             **cfg.model_params.get(kind, {})}
 
+# %% ../nbs/12b_registry.ipynb #333bebe5
 def sequence_spec(kind:str, # the model's name
                   doc:str, # what it is
                   network:str, # the network it runs (a name in `networks.NETWORKS`)

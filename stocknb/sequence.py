@@ -598,6 +598,7 @@ def _check_finite_weights(self:SequenceModel):
 def _check_fitted(self:SequenceModel):
     check_fitted(self, 'model_')
 
+# %% ../nbs/09a_sequence.ipynb #04a0649c
 @patch
 def predict(self:SequenceModel, X) -> np.ndarray:
     "Next-day log return for each row of `X` whose window is complete (NaN before that): shape `(len(X),)`."
