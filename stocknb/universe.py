@@ -550,9 +550,11 @@ def long_short(pred:pd.DataFrame, # date × symbol: predicted next-day returns
     W, bt = long_short_weights(pred, k), Backtester(cost_bps=cost_bps, slippage_bps=slippage_bps)
     missing = [s for s in W.columns if s not in closes.columns]
     if missing: raise ConfigError(f"no close prices for {missing}")
+    after = closes.index[closes.index > W.index[-1]]             # the last decision earns the next day, no more
+    last = after[0] if len(after) else closes.index[-1]
     legs = {}
     for s in W.columns:
-        px = closes[s].loc[W.index[0]:].dropna()
+        px = closes[s].loc[W.index[0]:last].dropna()
         legs[s] = bt.run(W[s].reindex(px.index).fillna(0.0), prices=px, name=s)
     idx = pd.DatetimeIndex(sorted(set().union(*(b.returns.index for b in legs.values()))))
     tot = lambda f: pd.DataFrame({s: f(b) for s, b in legs.items()}).reindex(idx).fillna(0.0).sum(axis=1)
