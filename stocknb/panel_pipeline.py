@@ -18,7 +18,8 @@ from .core import ArtifactError, ConfigError, DataError, GateError, StateError, 
 from .artifacts import json_sha256, library_versions, read_artifact, verify_artifact, write_model_set
 from .registry import MODELS
 from .panel import PanelDataset, panel_dataset
-from .panel_models import PanelConfig, PanelValidation, panel_columns, validate_panel, with_context
+from stocknb.panel_models import PanelConfig, PanelValidation, model_context, panel_columns, validate_panel, \
+    with_context
 
 # %% ../nbs/14c_panel_pipeline.ipynb #b8715ace
 _log = get_logger(__name__)
@@ -199,12 +200,14 @@ def load(cls:PanelModel, name:str, # the panel's name
 # %% ../nbs/14c_panel_pipeline.ipynb #b8aaa5f0
 def _scores(pm:PanelModel, ds:PanelDataset) -> tuple:
     "Each model's predictions for the live date's rows, by symbol, and the score: their mean z-score (one: itself)."
-    X = pd.concat([ds.X[pm.features], ds.X_live[pm.features]])        # a sequence model's windows reach back
-    live = np.arange(len(ds.X), len(X)); y = pd.Series(np.nan, X.index)
+    need = max(model_context(m) for m in pm.models.values())         # a sequence model's windows reach back:
+    hist = ds.X.groupby(level='symbol', sort=False).tail(need) if need else ds.X.iloc[:0]   # each symbol's last days
+    X = pd.concat([hist[pm.features], ds.X_live[pm.features]])
+    live = np.arange(len(hist), len(X)); y = pd.Series(np.nan, X.index)
     sym = ds.X_live.index.get_level_values('symbol')
     preds = {}
     for n, m in pm.models.items():
-        Xb, _, nb = with_context(X, y, live, int(getattr(m, 'context', 0) or 0))
+        Xb, _, nb = with_context(X, y, live, model_context(m))
         preds[n] = pd.Series(m.predict(Xb)[nb:], index=sym, name=f'pred_{n}')
     if len(preds) == 1: return preds, next(iter(preds.values())).rename('score')
     z = [(p - p.mean()) / p.std() if p.std() > 0 else p * 0.0 for p in preds.values()]
